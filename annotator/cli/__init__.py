@@ -1,0 +1,64 @@
+"""The ``annotator`` command line. Each sub-module registers its sub-commands; the handlers
+parse arguments and call the same keyword-only core functions that the GUI calls."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Optional, Sequence
+
+from annotator.errors import AnnotatorError, CancelledError
+
+# sub-command modules, in help order
+COMMAND_MODULES = ("data", "prelabel", "silver", "train", "gui")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="annotator",
+        description="Pre-label, review and export medical named entities.",
+    )
+    parser.add_argument("--db", default=None,
+                        help="database: a SQLite file path or any SQLAlchemy URL "
+                             "(default: $ANNOTATOR_DB, else the embedded project in the user "
+                             "data folder)")
+    parser.add_argument("--project", default="default", help="project inside the database")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(f"annotator.cli.{name}")
+        except ModuleNotFoundError as exc:  # a command group not built yet
+            if exc.name != f"annotator.cli.{name}":
+                raise
+            continue
+        mod.register(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        rc = args.func(args)
+    except AnnotatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except CancelledError:
+        print("interrupted: finished work is stored; run the same command again to continue",
+              file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted: finished work is stored; run the same command again to continue",
+              file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Helpers shared by the sub-command handlers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from annotator.jobs import Job, Progress
+
+
+def open_store(args: Any):
+    """The store named by ``--db`` / ``--project`` (imported lazily: db loads SQLAlchemy)."""
+    from db import Store
+
+    return Store(args.db, args.project)
+
+
+def run_job(job: Job, desc: str, *, unit: str = "doc") -> Any:
+    """Drive a job with a tqdm progress bar on stderr. Ctrl-C closes the job (finished
+    work stays stored) and propagates as KeyboardInterrupt."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
+               disable=not sys.stderr.isatty() and None)
+    try:
+        while True:
+            try:
+                p: Progress = next(job)
+            except StopIteration as stop:
+                return stop.value
+            if p.total is not None and bar.total != p.total:
+                bar.total = p.total
+            bar.n = p.done
+            if p.stats:
+                bar.set_postfix({k: v for k, v in p.stats.items()
+                                 if isinstance(v, (int, float, str))}, refresh=False)
+            bar.refresh()
+    except BaseException:
+        job.close()
+        raise
+    finally:
+        bar.close()
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))

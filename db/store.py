@@ -1,0 +1,569 @@
+"""The project store: the only API the core and the GUI use to read and write the database.
+
+Every public method runs in its own transaction (or inside ``store.transaction()`` when one is
+passed along as ``conn``) and hands plain ``annotator.model`` dataclasses back.
+Workers on other threads open their own ``Store`` on the same URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from annotator.errors import AnnotatorError
+from annotator.model import (
+    Document,
+    DocumentSummary,
+    LabelSchema,
+    Span,
+    SpanError,
+    content_hash,
+)
+
+from .engine import make_engine, migrate, resolve_url
+from .tables import (
+    DocRunRow,
+    DocumentRow,
+    ProjectRow,
+    RunRow,
+    SpanEventRow,
+    SpanRow,
+)
+
+D = DocumentRow.__table__
+S = SpanRow.__table__
+P = ProjectRow.__table__
+E = SpanEventRow.__table__
+DR = DocRunRow.__table__
+R = RunRow.__table__
+
+
+class StoreError(AnnotatorError):
+    """A request the store refuses (unknown document, span outside its text, ...)."""
+
+
+@dataclass
+class ImportResult:
+    added: int = 0
+    skipped_duplicates: int = 0
+    spans: int = 0
+    doc_ids: list[int] = field(default_factory=list)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def span_to_row(sp: Span, doc_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "doc_id": doc_id,
+        "start": sp.start,
+        "end": sp.end,
+        "label": sp.label,
+        "fragments": [list(f) for f in sp.fragments] if sp.fragments else None,
+        "source": sp.source,
+        "source_version": sp.source_version,
+        "score": sp.score,
+        "status": sp.status,
+        "annotator": sp.annotator,
+        "meta": sp.meta or None,
+        "created_at": sp.created_at or now,
+        "updated_at": sp.updated_at or now,
+    }
+
+
+def row_to_span(r: Any) -> Span:
+    m = r._mapping
+    frags = m["fragments"]
+    return Span(
+        start=m["start"],
+        end=m["end"],
+        label=m["label"],
+        fragments=tuple(tuple(f) for f in frags) if frags else None,
+        source=m["source"],
+        source_version=m["source_version"],
+        score=m["score"],
+        status=m["status"],
+        annotator=m["annotator"],
+        meta=m["meta"] or {},
+        id=m["id"],
+        doc_id=m["doc_id"],
+        created_at=m.get("created_at"),
+        updated_at=m.get("updated_at"),
+    )
+
+
+def span_snapshot(sp: Span) -> dict[str, Any]:
+    """JSON-able state of a span, for the event history and undo."""
+    return {
+        "start": sp.start,
+        "end": sp.end,
+        "label": sp.label,
+        "fragments": [list(f) for f in sp.fragments] if sp.fragments else None,
+        "source": sp.source,
+        "source_version": sp.source_version,
+        "score": sp.score,
+        "status": sp.status,
+        "annotator": sp.annotator,
+        "meta": sp.meta or None,
+    }
+
+
+SPAN_COLUMNS = [S.c[n] for n in (
+    "id", "doc_id", "start", "end", "label", "fragments", "source", "source_version", "score",
+    "status", "annotator", "meta", "created_at", "updated_at",
+)]
+
+
+class Store:
+    """One project inside one database."""
+
+    def __init__(self, db: Optional[str] = None, project: str = "default", *, create: bool = True):
+        self.url = resolve_url(db)
+        self.engine = make_engine(self.url)
+        migrate(self.engine)
+        self.project = project
+        self.project_id = self._project_id(project, create)
+
+    # ------------------------------------------------------------------ basics
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self, conn: Optional[Connection] = None) -> Iterator[Connection]:
+        """A transaction; nested use with an existing ``conn`` joins it."""
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.begin() as c:
+            yield c
+
+    def _project_id(self, name: str, create: bool) -> int:
+        with self.engine.begin() as c:
+            pid = c.execute(select(P.c.id).where(P.c.name == name)).scalar()
+            if pid is None:
+                if not create:
+                    raise StoreError(f"no project {name!r} in {self.url}")
+                pid = c.execute(
+                    insert(P).values(name=name, settings={}, created_at=_now())
+                ).inserted_primary_key[0]
+            return int(pid)
+
+    def list_projects(self) -> list[str]:
+        with self.engine.connect() as c:
+            return list(c.execute(select(P.c.name).order_by(P.c.name)).scalars())
+
+    # ------------------------------------------------------------------ schema / settings
+    def get_schema(self) -> Optional[LabelSchema]:
+        with self.engine.connect() as c:
+            data = c.execute(select(P.c.schema).where(P.c.id == self.project_id)).scalar()
+        return LabelSchema.from_dict(data) if data else None
+
+    def set_schema(self, schema: LabelSchema, conn: Optional[Connection] = None) -> None:
+        with self.transaction(conn) as c:
+            c.execute(update(P).where(P.c.id == self.project_id).values(schema=schema.to_dict()))
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        with self.engine.connect() as c:
+            settings = c.execute(select(P.c.settings).where(P.c.id == self.project_id)).scalar()
+        return (settings or {}).get(key, default)
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.engine.begin() as c:
+            settings = dict(
+                c.execute(select(P.c.settings).where(P.c.id == self.project_id)).scalar() or {}
+            )
+            settings[key] = value
+            c.execute(update(P).where(P.c.id == self.project_id).values(settings=settings))
+
+    # ------------------------------------------------------------------ documents
+    def import_documents(
+        self,
+        docs: Iterable[Document],
+        *,
+        skip_duplicates: bool = True,
+        conn: Optional[Connection] = None,
+        batch_size: int = 2000,
+        progress: Optional[Callable[[int], None]] = None,
+    ) -> ImportResult:
+        """Insert documents with their spans in ONE transaction: all or nothing.
+
+        Documents whose text is already in the project (same content hash) are skipped and
+        counted. Every span is checked against its text before anything is written.
+        """
+        result = ImportResult()
+        with self.transaction(conn) as c:
+            seen = set(c.execute(select(D.c.hash).where(D.c.project_id == self.project_id))
+                       .scalars())
+            batch: list[Document] = []
+
+            def flush() -> None:
+                if not batch:
+                    return
+                now = _now()
+                rows = [
+                    {
+                        "project_id": self.project_id,
+                        "name": d.name,
+                        "text": d.text,
+                        "meta": d.meta or {},
+                        "review_status": d.review_status,
+                        "hash": d.hash,
+                        "length": len(d.text),
+                        "density": d.density,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for d in batch
+                ]
+                ids = c.execute(
+                    insert(D).returning(D.c.id, sort_by_parameter_order=True), rows
+                ).scalars().all()
+                span_rows = []
+                for d, doc_id in zip(batch, ids):
+                    d.id = doc_id
+                    span_rows.extend(span_to_row(sp, doc_id, now) for sp in d.spans)
+                if span_rows:
+                    c.execute(insert(S), span_rows)
+                result.spans += len(span_rows)
+                result.added += len(batch)
+                result.doc_ids.extend(ids)
+                if progress:
+                    progress(result.added + result.skipped_duplicates)
+                batch.clear()
+
+            for d in docs:
+                d.check_spans()
+                if d.hash in seen:
+                    if not skip_duplicates:
+                        raise StoreError(f"{d.name or 'document'}: duplicate of a stored text")
+                    result.skipped_duplicates += 1
+                    continue
+                seen.add(d.hash)
+                batch.append(d)
+                if len(batch) >= batch_size:
+                    flush()
+            flush()
+        return result
+
+    def add_document(self, doc: Document) -> int:
+        res = self.import_documents([doc], skip_duplicates=False)
+        return res.doc_ids[0]
+
+    def _doc_filter(self, review_status: Optional[str | Sequence[str]] = None):
+        cond = [D.c.project_id == self.project_id]
+        if review_status:
+            statuses = [review_status] if isinstance(review_status, str) else list(review_status)
+            cond.append(D.c.review_status.in_(statuses))
+        return and_(*cond)
+
+    def count_documents(self, review_status: Optional[str | Sequence[str]] = None) -> int:
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(D)
+                                 .where(self._doc_filter(review_status))).scalar())
+
+    def document_ids(self, review_status: Optional[str | Sequence[str]] = None) -> list[int]:
+        with self.engine.connect() as c:
+            return list(c.execute(select(D.c.id).where(self._doc_filter(review_status))
+                                  .order_by(D.c.id)).scalars())
+
+    def _span_query(self, doc_ids, status=None, source=None):
+        q = select(*SPAN_COLUMNS).where(S.c.doc_id.in_(doc_ids))
+        if status:
+            q = q.where(S.c.status.in_([status] if isinstance(status, str) else list(status)))
+        if source:
+            q = q.where(S.c.source.in_([source] if isinstance(source, str) else list(source)))
+        return q.order_by(S.c.doc_id, S.c.start, S.c.end, S.c.id)
+
+    @staticmethod
+    def _row_to_doc(m: Any) -> Document:
+        return Document(
+            text=m["text"], name=m["name"], meta=m["meta"] or {},
+            review_status=m["review_status"], id=m["id"], density=m["density"], hash=m["hash"],
+        )
+
+    def get_document(
+        self, doc_id: int, *, with_spans: bool = True, span_status=None, span_source=None
+    ) -> Document:
+        with self.engine.connect() as c:
+            row = c.execute(select(D).where(D.c.id == doc_id,
+                                            D.c.project_id == self.project_id)).first()
+            if row is None:
+                raise StoreError(f"no document {doc_id} in project {self.project!r}")
+            doc = self._row_to_doc(row._mapping)
+            if with_spans:
+                doc.spans = [row_to_span(r) for r in
+                             c.execute(self._span_query([doc_id], span_status, span_source))]
+        return doc
+
+    def iter_documents(
+        self,
+        *,
+        ids: Optional[Sequence[int]] = None,
+        review_status: Optional[str | Sequence[str]] = None,
+        span_status=None,
+        span_source=None,
+        with_spans: bool = True,
+        batch_size: int = 1000,
+    ) -> Iterator[Document]:
+        """Stream documents (ordered by id) with their spans, ``batch_size`` at a time."""
+        all_ids = list(ids) if ids is not None else self.document_ids(review_status)
+        for i in range(0, len(all_ids), batch_size):
+            chunk = all_ids[i:i + batch_size]
+            with self.engine.connect() as c:
+                docs = {
+                    r.id: self._row_to_doc(r._mapping)
+                    for r in c.execute(select(D).where(D.c.id.in_(chunk),
+                                                       D.c.project_id == self.project_id))
+                }
+                if with_spans and docs:
+                    for r in c.execute(self._span_query(list(docs), span_status, span_source)):
+                        docs[r.doc_id].spans.append(row_to_span(r))
+            for doc_id in chunk:
+                if doc_id in docs:
+                    yield docs[doc_id]
+
+    def document_summaries(self) -> list[DocumentSummary]:
+        """Light rows for document lists: no text, span counts per source (non-rejected)."""
+        with self.engine.connect() as c:
+            counts: dict[int, dict[str, int]] = defaultdict(dict)
+            q = (select(S.c.doc_id, S.c.source, func.count())
+                 .join(D, D.c.id == S.c.doc_id)
+                 .where(D.c.project_id == self.project_id, S.c.status != "rejected")
+                 .group_by(S.c.doc_id, S.c.source))
+            for doc_id, source, n in c.execute(q):
+                counts[doc_id][source] = n
+            rows = c.execute(select(D.c.id, D.c.name, D.c.review_status, D.c.length, D.c.density)
+                             .where(D.c.project_id == self.project_id).order_by(D.c.id))
+            return [
+                DocumentSummary(id=r.id, name=r.name, review_status=r.review_status,
+                                length=r.length, density=r.density,
+                                n_spans=sum(counts[r.id].values()),
+                                counts_by_source=counts.get(r.id, {}))
+                for r in rows
+            ]
+
+    def set_review_status(self, doc_id: int, status: str) -> None:
+        Document(text="", review_status=status)  # validates the value
+        with self.engine.begin() as c:
+            c.execute(update(D).where(D.c.id == doc_id).values(review_status=status,
+                                                               updated_at=_now()))
+
+    def set_density(self, doc_id: int, density: Optional[float],
+                    conn: Optional[Connection] = None) -> None:
+        with self.transaction(conn) as c:
+            c.execute(update(D).where(D.c.id == doc_id).values(density=density))
+
+    def _doc_length(self, c: Connection, doc_id: int) -> int:
+        n = c.execute(select(D.c.length).where(D.c.id == doc_id,
+                                               D.c.project_id == self.project_id)).scalar()
+        if n is None:
+            raise StoreError(f"no document {doc_id} in project {self.project!r}")
+        return int(n)
+
+    # ------------------------------------------------------------------ spans
+    def _event(self, c: Connection, span_id: int, doc_id: int, action: str,
+               before: Optional[dict], after: Optional[dict], annotator: Optional[str]) -> None:
+        c.execute(insert(E).values(span_id=span_id, doc_id=doc_id, action=action, before=before,
+                                   after=after, annotator=annotator, at=_now()))
+
+    def get_span(self, span_id: int, conn: Optional[Connection] = None) -> Span:
+        with self.transaction(conn) as c:
+            r = c.execute(select(*SPAN_COLUMNS).where(S.c.id == span_id)).first()
+        if r is None:
+            raise StoreError(f"no span {span_id}")
+        return row_to_span(r)
+
+    def add_span(self, doc_id: int, span: Span, *, conn: Optional[Connection] = None) -> Span:
+        """Store one span after checking it fits its text; returns it with its id."""
+        with self.transaction(conn) as c:
+            n = self._doc_length(c, doc_id)
+            if span.end > n:
+                raise SpanError(f"document {doc_id}: span [{span.start}, {span.end}) ends past "
+                                f"the text (length {n})")
+            now = _now()
+            row = span_to_row(span, doc_id, now)
+            if span.id is not None:  # restoring a deleted span keeps its id
+                row["id"] = span.id
+            new_id = c.execute(insert(S).values(**row)).inserted_primary_key[0]
+            self._event(c, new_id, doc_id, "create", None, span_snapshot(span), span.annotator)
+        span.id, span.doc_id = int(new_id), doc_id
+        span.created_at = span.created_at or now
+        span.updated_at = span.updated_at or now
+        return span
+
+    def add_spans(self, doc_id: int, spans: Sequence[Span], *,
+                  conn: Optional[Connection] = None) -> int:
+        """Bulk insert spans for a document (no per-span events: batch jobs record runs)."""
+        if not spans:
+            return 0
+        with self.transaction(conn) as c:
+            n = self._doc_length(c, doc_id)
+            for sp in spans:
+                if sp.end > n:
+                    raise SpanError(f"document {doc_id}: span [{sp.start}, {sp.end}) "
+                                    f"{sp.label!r} ends past the text (length {n})")
+            now = _now()
+            c.execute(insert(S), [span_to_row(sp, doc_id, now) for sp in spans])
+        return len(spans)
+
+    def replace_proposals(
+        self, doc_id: int, source: str, spans: Sequence[Span], *,
+        conn: Optional[Connection] = None,
+    ) -> int:
+        """Replace the ``proposed`` spans of ``source`` on a document by ``spans``.
+
+        Spans of that source that a person already accepted or rejected are kept as they are.
+        """
+        with self.transaction(conn) as c:
+            c.execute(delete(S).where(S.c.doc_id == doc_id, S.c.source == source,
+                                      S.c.status == "proposed"))
+            return self.add_spans(doc_id, spans, conn=c)
+
+    def update_span(
+        self, span_id: int, *, label: Optional[str] = None, status: Optional[str] = None,
+        start: Optional[int] = None, end: Optional[int] = None,
+        annotator: Optional[str] = None, conn: Optional[Connection] = None,
+    ) -> Span:
+        """Change a span's label, status or offsets; the change is recorded in the history."""
+        with self.transaction(conn) as c:
+            old = self.get_span(span_id, conn=c)
+            new = Span(
+                start=old.start if start is None else start,
+                end=old.end if end is None else end,
+                label=label or old.label,
+                fragments=old.fragments if start is None and end is None else None,
+                source=old.source, source_version=old.source_version, score=old.score,
+                status=status or old.status, annotator=annotator or old.annotator,
+                meta=old.meta, id=old.id, doc_id=old.doc_id, created_at=old.created_at,
+            )
+            if new.end > self._doc_length(c, old.doc_id):
+                raise SpanError(f"span {span_id}: [{new.start}, {new.end}) ends past the text")
+            new.updated_at = _now()
+            c.execute(update(S).where(S.c.id == span_id).values(
+                start=new.start, end=new.end, label=new.label, status=new.status,
+                fragments=[list(f) for f in new.fragments] if new.fragments else None,
+                annotator=new.annotator, updated_at=new.updated_at))
+            self._event(c, span_id, old.doc_id, "update", span_snapshot(old), span_snapshot(new),
+                        annotator)
+        return new
+
+    def delete_span(self, span_id: int, *, annotator: Optional[str] = None) -> Span:
+        """Delete a span; its last state stays in the history and is returned (for undo)."""
+        with self.engine.begin() as c:
+            old = self.get_span(span_id, conn=c)
+            c.execute(delete(S).where(S.c.id == span_id))
+            self._event(c, span_id, old.doc_id, "delete", span_snapshot(old), None, annotator)
+        return old
+
+    def set_source_status(
+        self, doc_id: int, source: str, status: str, *, from_status: str = "proposed",
+        annotator: Optional[str] = None,
+    ) -> list[int]:
+        """Accept or reject all ``from_status`` spans of one source on a document.
+        Returns the ids changed."""
+        with self.engine.begin() as c:
+            ids = list(c.execute(select(S.c.id).where(
+                S.c.doc_id == doc_id, S.c.source == source, S.c.status == from_status)).scalars())
+            for sid in ids:
+                self.update_span(sid, status=status, annotator=annotator, conn=c)
+        return ids
+
+    def span_events(self, doc_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in
+                    c.execute(select(E).where(E.c.doc_id == doc_id).order_by(E.c.id))]
+
+    # ------------------------------------------------------------------ batch-job bookkeeping
+    def done_doc_ids(self, kind: str, run_key: str, status: str = "done") -> set[int]:
+        with self.engine.connect() as c:
+            return set(c.execute(select(DR.c.doc_id).where(
+                DR.c.kind == kind, DR.c.run_key == run_key, DR.c.status == status)).scalars())
+
+    def mark_doc_run(self, kind: str, run_key: str, doc_id: int, status: str, *,
+                     error: Optional[str] = None, stats: Optional[dict] = None,
+                     conn: Optional[Connection] = None) -> None:
+        with self.transaction(conn) as c:
+            c.execute(delete(DR).where(DR.c.kind == kind, DR.c.run_key == run_key,
+                                       DR.c.doc_id == doc_id))
+            c.execute(insert(DR).values(kind=kind, run_key=run_key, doc_id=doc_id, status=status,
+                                        error=error, stats=stats, updated_at=_now()))
+
+    def doc_runs(self, doc_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in
+                    c.execute(select(DR).where(DR.c.doc_id == doc_id).order_by(DR.c.id))]
+
+    def start_run(self, kind: str, config: dict, run_key: Optional[str] = None) -> int:
+        with self.engine.begin() as c:
+            return int(c.execute(insert(R).values(
+                project_id=self.project_id, kind=kind, run_key=run_key, config=config, stats={},
+                status="running", started_at=_now())).inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, stats: dict, status: str = "done") -> None:
+        with self.engine.begin() as c:
+            c.execute(update(R).where(R.c.id == run_id).values(stats=stats, status=status,
+                                                               finished_at=_now()))
+
+    def runs(self, kind: Optional[str] = None) -> list[dict[str, Any]]:
+        q = select(R).where(R.c.project_id == self.project_id)
+        if kind:
+            q = q.where(R.c.kind == kind)
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(q.order_by(R.c.id))]
+
+    # ------------------------------------------------------------------ statistics
+    def stats(self) -> dict[str, Any]:
+        """Counts for ``annotator stats`` and the GUI overview."""
+        with self.engine.connect() as c:
+            by_status = dict(c.execute(
+                select(D.c.review_status, func.count()).where(D.c.project_id == self.project_id)
+                .group_by(D.c.review_status)).all())
+            join = S.join(D, D.c.id == S.c.doc_id)
+            span_rows = c.execute(
+                select(S.c.label, S.c.source, S.c.status, func.count()).select_from(join)
+                .where(D.c.project_id == self.project_id)
+                .group_by(S.c.label, S.c.source, S.c.status)).all()
+            dens = c.execute(select(func.avg(D.c.density), func.count(D.c.density))
+                             .where(D.c.project_id == self.project_id)).first()
+        labels: dict[str, int] = defaultdict(int)
+        sources: dict[str, int] = defaultdict(int)
+        statuses: dict[str, int] = defaultdict(int)
+        for label, source, status, n in span_rows:
+            statuses[status] += n
+            sources[source] += n
+            if status != "rejected":
+                labels[label] += n
+        total = sum(by_status.values())
+        return {
+            "project": self.project,
+            "documents": total,
+            "reviewed": by_status.get("reviewed", 0),
+            "documents_by_status": by_status,
+            "spans": sum(statuses.values()),
+            "spans_by_status": dict(statuses),
+            "spans_by_source": dict(sources),
+            "spans_by_label": dict(sorted(labels.items(), key=lambda kv: -kv[1])),
+            "density_mean": dens[0],
+            "documents_with_density": dens[1],
+        }
+
+
+def open_store(db: Optional[str] = None, project: str = "default") -> Store:
+    return Store(db, project)
+
+
+__all__ = ["Store", "StoreError", "ImportResult", "open_store", "content_hash"]
