@@ -54,7 +54,7 @@ class LabelMap:
 
     def map(self, label: str) -> Optional[str]:
         """The mapped label; labels absent from the map pass through unchanged."""
-        return self.mapping.get(label, label) if label in self.mapping else label
+        return self.mapping.get(label, label)
 
 
 def list_label_maps() -> list[str]:
