@@ -1,0 +1,217 @@
+"""``train``, ``evaluate``, ``agreement`` and ``models`` sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from annotator.cli.common import open_store, print_json, run_job
+
+
+def register(sub: Any) -> None:
+    from annotator.train import DEFAULT_SPLIT
+
+    p = sub.add_parser(
+        "train", help="retrain the extractor on the project's reviewed data",
+        description="Export the gold documents (spans with --status) as GLiNER2 training "
+                    "data, train, save a model folder, evaluate base and new model on the "
+                    "held-out split and register the new model. It becomes the project's "
+                    "default pre-labelling model unless a label's F1 drops by more than "
+                    "--max-regression (override with --force).")
+    p.add_argument("--base-model", required=True, metavar="ID_OR_PATH",
+                   help="GLiNER2 folder or cached hub id, or a bare encoder folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="where to save the new model")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--max-steps", type=int, default=-1, metavar="N",
+                   help="stop after N optimizer steps (overrides --epochs)")
+    p.add_argument("--lr", type=float, default=5e-5, help="encoder learning rate")
+    p.add_argument("--task-lr", type=float, default=5e-4,
+                   help="learning rate of the GLiNER2 heads (and of LoRA weights)")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N")
+    p.add_argument("--lora", action="store_true", help="train LoRA adapters, save merged")
+    p.add_argument("--status", default="accepted", help="span status that counts as gold")
+    p.add_argument("--split", default=DEFAULT_SPLIT, help="document split (deterministic)")
+    p.add_argument("--eval-split", default="test", help="split that base and new model are "
+                   "evaluated on (default test)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--descriptions", action="store_true",
+                   help="put label descriptions in the training prompts (off by default: "
+                        "FineMed trained without and predicts with descriptions)")
+    p.add_argument("--threshold", type=float, default=0.5, help="threshold for evaluation")
+    p.add_argument("--backend", default="gliner2", choices=("gliner2", "transformers"))
+    p.add_argument("--max-regression", type=float, default=0.05,
+                   help="largest F1 drop of any label that still lets the new model "
+                        "become the default (absolute, default 0.05)")
+    p.add_argument("--no-default", action="store_true",
+                   help="register the model without making it the default")
+    p.add_argument("--force", action="store_true",
+                   help="make it the default even when labels regress")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "evaluate", help="score one span source against another",
+        description="Per-label and micro/macro precision, recall and F1 of --pred against "
+                    "--gold. SOURCE is a span source (import, human, gliner2, transformers, "
+                    "lexicon, llm_pass1, llm_pass2) or an annotator name; rejected spans "
+                    "never count.")
+    p.add_argument("--gold", required=True, metavar="SOURCE")
+    p.add_argument("--pred", required=True, metavar="SOURCE")
+    p.add_argument("--split", default=None, metavar="NAME",
+                   help="evaluate only on this split of the gold documents (e.g. test), "
+                        "the same documents `train` holds out for this --seed/--ratios")
+    p.add_argument("--ratios", default=DEFAULT_SPLIT, help="split ratios (as in train --split)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--partial", action="store_true",
+                   help="count overlapping spans with the same label as matches")
+    p.add_argument("--json", action="store_true",
+                   help='print {"micro": {...}, "macro": {...}, "per_label": {...}}')
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="bar chart of strict and partial F1 per label")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "agreement", help="pairwise agreement between sources and annotators",
+        description="Span F1 (strict) and Cohen's kappa on word tokens, for every pair, over "
+                    "the documents where at least one of them has a span.")
+    p.add_argument("--sources", default=None, metavar="A,B,...",
+                   help="sources or annotator names (default: every source present)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_agreement)
+
+    p = sub.add_parser("models", help="list registered models or choose the default")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION")
+    msub.required = True
+    q = msub.add_parser("list", help="registered models of the project")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_models_list)
+    q = msub.add_parser("set-default", help="make a registered model the default pre-labeler")
+    q.add_argument("id", type=int)
+    q.set_defaults(func=cmd_models_set_default)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from annotator.train import train_job
+
+    store = open_store(args)
+    try:
+        res = run_job(train_job(
+            store, base_model=args.base_model, out=args.out, epochs=args.epochs,
+            lr=args.lr, task_lr=args.task_lr, batch_size=args.batch_size, lora=args.lora,
+            status=args.status, split=args.split, seed=args.seed,
+            descriptions=args.descriptions, backend=args.backend,
+            max_regression=args.max_regression, make_default=not args.no_default,
+            force=args.force, eval_split=args.eval_split, max_steps=args.max_steps,
+            threshold=args.threshold), "train", unit="step")
+    finally:
+        store.close()
+    if args.json:
+        print_json(res.as_dict())
+        return 0
+    for name, rep in (("base model", res.base_report), ("new model", res.new_report)):
+        if rep is not None:
+            print(rep.table(f"{name} on {res.n_eval} {res.eval_split} documents"))
+            print()
+    print(f"trained {res.steps} steps in {res.seconds:.1f}s ({res.seconds_per_step:.3f}s/step) "
+          f"on {res.n_train} documents; saved {res.out}; registered as model {res.model_id}"
+          f"{' (default)' if res.made_default else ''}")
+    if res.note:
+        print(res.note, file=sys.stderr)
+    return 0
+
+
+def _docs_for(store: Any, split: str | None, ratios: str, seed: int) -> list:
+    from annotator.train import gold_documents, split_documents
+
+    if split is None:
+        return list(store.iter_documents())
+    parts = split_documents(gold_documents(store), ratios, seed)
+    if split not in parts:
+        from annotator.errors import AnnotatorError
+
+        raise AnnotatorError(f"no split {split!r} in {ratios!r}")
+    return list(store.iter_documents(ids=[d.id for d in parts[split]]))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from annotator.evaluate import evaluate, plot_per_label, select_spans
+
+    store = open_store(args)
+    try:
+        docs = _docs_for(store, args.split, args.ratios, args.seed)
+        schema = store.get_schema()
+    finally:
+        store.close()
+    gold = {d.id: select_spans(d.spans, args.gold) for d in docs}
+    pred = {d.id: select_spans(d.spans, args.pred) for d in docs}
+    labels = schema.keys if schema is not None else None
+    reports = {m: evaluate(gold, pred, mode=m, labels=labels) for m in ("strict", "partial")}
+    rep = reports["partial" if args.partial else "strict"]
+    if args.plot:
+        plot_per_label(reports, args.plot, title=f"{args.pred} vs {args.gold}: F1 per label")
+    if args.json:
+        print_json(rep.to_dict())
+    else:
+        print(rep.table(f"{args.pred} against {args.gold} on {len(docs)} documents"))
+    return 0
+
+
+def cmd_agreement(args: argparse.Namespace) -> int:
+    from annotator.evaluate import agreement, agreement_table, select_spans
+    from annotator.model import SOURCES
+
+    store = open_store(args)
+    try:
+        docs = list(store.iter_documents())
+    finally:
+        store.close()
+    if args.sources:
+        names = [s.strip() for s in args.sources.split(",") if s.strip()]
+    else:
+        present = {s.source for d in docs for s in d.spans if s.status != "rejected"}
+        names = [s for s in SOURCES if s in present]
+    sets = {n: {d.id: select_spans(d.spans, n) for d in docs} for n in names}
+    texts = {d.id: d.text for d in docs if any(sets[n][d.id] for n in names)}
+    res = agreement(texts, sets)
+    if args.json:
+        print_json([{"a": a, "b": b, **r} for (a, b), r in res.items()])
+    else:
+        print(agreement_table(res))
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from db.registry import list_models
+
+    store = open_store(args)
+    try:
+        models = list_models(store)
+    finally:
+        store.close()
+    if args.json:
+        print_json([asdict(m) for m in models])
+        return 0
+    for m in models:
+        new = (m.metrics or {}).get("new") or {}
+        f1 = new.get("micro", {}).get("f1")
+        print(f"{'*' if m.is_default else ' '} {m.id:4d}  {m.created_at:%Y-%m-%d %H:%M}  "
+              f"{m.backend:<8} F1={'-' if f1 is None else f'{f1:.3f}'}  records={m.data_size}  "
+              f"{m.path}  (base {m.base_model})")
+    if not models:
+        print("no models registered; train one with `annotator train`")
+    return 0
+
+
+def cmd_models_set_default(args: argparse.Namespace) -> int:
+    from db.registry import set_default
+
+    store = open_store(args)
+    try:
+        info = set_default(store, args.id)
+    finally:
+        store.close()
+    print(f"default pre-labelling model: {info.path}")
+    return 0
