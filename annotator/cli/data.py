@@ -1,0 +1,148 @@
+"""``import``, ``export``, ``stats`` and ``schema`` sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from annotator.cli.common import open_store, print_json, run_job
+from annotator.errors import AnnotatorError
+
+FORMAT_NAMES = ("text", "jsonl", "brat", "corona2", "csv", "pubtator", "gliner", "gliner2",
+                "conll")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("import", help="import annotated or raw documents (all or nothing)")
+    p.add_argument("--format", required=True, choices=FORMAT_NAMES)
+    p.add_argument("path", help="file or folder to import")
+    p.add_argument("--schema", default=None,
+                   help="label schema set on a project that has none (default: finemed-fr; "
+                        "medmentions-st21pv for pubtator)")
+    p.add_argument("--label-map", default=None,
+                   help="label map: a shipped name or a JSON file (null drops a label)")
+    p.add_argument("--add-labels", action="store_true",
+                   help="extend the project schema with labels it lacks")
+    p.add_argument("--as-proposed", action="store_true",
+                   help="store imported spans as proposed instead of accepted")
+    p.add_argument("--csv-text-col", default="ori_review", help="csv: the text column")
+    p.add_argument("--csv-label-col", action="append", default=None, metavar="COL=LABEL",
+                   help="csv: a column of ';'-separated span strings and its label "
+                        "(repeatable; default minor_col=MinorChild gender_col=GenderIndication)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="export documents and spans")
+    p.add_argument("--format", required=True, choices=FORMAT_NAMES)
+    p.add_argument("--out", required=True, help="output file, or folder (brat, text, --split)")
+    p.add_argument("--status", default=None,
+                   help="span status (proposed, accepted, rejected) and/or document status "
+                        "(todo, in_progress, reviewed, skipped), comma-separated; default: all "
+                        "but rejected spans (jsonl: everything)")
+    p.add_argument("--source", default=None, help="span sources, comma-separated")
+    p.add_argument("--split", default=None, help="e.g. train=0.8,dev=0.1,test=0.1")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--descriptions", action="store_true",
+                   help="gliner2: include entity_descriptions from the schema")
+    p.add_argument("--plain-strings", action="store_true",
+                   help="gliner2: mentions as plain strings instead of {text, start, end}")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("stats", help="document and span counts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("schema", help="shipped label schemas")
+    ssub = p.add_subparsers(dest="schema_command", metavar="{list,show}")
+    ssub.required = True
+    sp = ssub.add_parser("list", help="list shipped schemas")
+    sp.set_defaults(func=cmd_schema_list)
+    sp = ssub.add_parser("show", help="print a schema as JSON")
+    sp.add_argument("name")
+    sp.set_defaults(func=cmd_schema_show)
+
+
+def _csv_label_cols(values: list[str] | None) -> dict[str, str] | None:
+    if not values:
+        return None
+    out = {}
+    for v in values:
+        col, sep, label = v.partition("=")
+        if not sep or not col or not label:
+            raise AnnotatorError(f"--csv-label-col {v!r}: expected COLUMN=LABEL")
+        out[col] = label
+    return out
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from annotator.io import import_job
+
+    options: dict[str, Any] = {}
+    if args.format == "csv":
+        options = {"csv_text_col": args.csv_text_col,
+                   "csv_label_cols": _csv_label_cols(args.csv_label_col)}
+    with open_store(args) as store:
+        summary = run_job(import_job(store, fmt=args.format, path=args.path, schema=args.schema,
+                                     label_map=args.label_map, add_labels=args.add_labels,
+                                     as_proposed=args.as_proposed, **options), "import")
+    if args.json:
+        print_json(summary.as_dict())
+    else:
+        dropped = sum(summary.dropped_spans.values())
+        print(f"imported {summary.added} documents, {summary.spans} spans "
+              f"(schema {summary.schema}); skipped {summary.skipped_duplicates} duplicate "
+              f"texts; dropped {dropped} spans by label map"
+              + (f"; new labels: {', '.join(summary.new_labels)}" if summary.new_labels else ""))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from annotator.io import export_job
+
+    with open_store(args) as store:
+        summary = run_job(export_job(store, fmt=args.format, out=args.out, status=args.status,
+                                     source=args.source, split=args.split, seed=args.seed,
+                                     descriptions=args.descriptions,
+                                     mentions="strings" if args.plain_strings else "offsets"),
+                          "export")
+    if args.json:
+        print_json(summary.as_dict())
+    else:
+        print(f"exported {summary.documents} documents, {summary.spans} spans to "
+              f"{', '.join(summary.out)}")
+        if summary.dropped:
+            print("dropped: " + ", ".join(f"{k} {v}" for k, v in summary.dropped.items()))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        stats = store.stats()
+    if args.json:
+        print_json(stats)
+        return 0
+    print(f"project {stats['project']}: {stats['documents']} documents "
+          f"({stats['reviewed']} reviewed), {stats['spans']} spans")
+    for key in ("documents_by_status", "spans_by_status", "spans_by_source", "spans_by_label"):
+        if stats[key]:
+            print(f"  {key.replace('_', ' ')}: "
+                  + ", ".join(f"{k} {v}" for k, v in stats[key].items()))
+    return 0
+
+
+def cmd_schema_list(args: argparse.Namespace) -> int:
+    from annotator.schemas import list_schemas, load_schema
+
+    for name in list_schemas():
+        s = load_schema(name)
+        print(f"{name}\t{s.version}\t{s.language}\t{len(s.labels)} labels")
+    return 0
+
+
+def cmd_schema_show(args: argparse.Namespace) -> int:
+    from annotator.schemas import load_schema
+
+    print(json.dumps(load_schema(args.name).to_dict(), ensure_ascii=False, indent=2))
+    return 0

@@ -1,0 +1,172 @@
+"""What every format module shares: parsed records, error collection, writer protocol,
+file walking, string location and a word/punctuation tokenizer.
+
+Invariants: readers never strip or normalise text (files are read with ``newline=""`` and
+UTF-8), every span they build is checked against ``text[start:end]`` before it is handed on,
+and they report problems as ``file:line: what is wrong`` through ``Errors``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from annotator.errors import FormatError
+from annotator.model import Document, Span, SpanError
+
+MAX_LISTED_ERRORS = 5
+
+
+@dataclass
+class Parsed:
+    """One document read from a file, with the ``file:line`` each span came from
+    (``where[i]`` belongs to ``doc.spans[i]``) so that later checks (labels) can name it."""
+
+    doc: Document
+    where: list[str] = field(default_factory=list)
+
+    def add(self, span: Span, where: str) -> None:
+        self.doc.spans.append(span)
+        self.where.append(where)
+
+
+class Errors:
+    """Collects ``file:line: message`` problems; ``raise_if_any`` raises one FormatError
+    listing the first few (parsing goes on where it safely can)."""
+
+    def __init__(self) -> None:
+        self.items: list[FormatError] = []
+
+    def add(self, message: str, *, file: str | None = None, line: int | None = None,
+            record: str | None = None) -> None:
+        self.items.append(FormatError(message, file=file, line=line, record=record))
+
+    def add_at(self, where: str, message: str) -> None:
+        """Record a problem at ``where`` = ``"file:line"`` (or a record description)."""
+        file, _, rest = where.rpartition(":")
+        if rest.isdigit() and file:
+            self.add(message, file=file, line=int(rest))
+        else:
+            self.add(message, record=where)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        if len(self.items) == 1:
+            raise self.items[0]
+        shown = "\n  ".join(str(e) for e in self.items[:MAX_LISTED_ERRORS])
+        more = len(self.items) - MAX_LISTED_ERRORS
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        first = self.items[0]
+        err = FormatError(f"{len(self.items)} problems in the input:\n  {shown}{tail}")
+        err.file, err.line, err.record = first.file, first.line, first.record
+        err.errors = list(self.items)  # type: ignore[attr-defined]
+        raise err
+
+
+def make_span(parsed_text: str, frags: list[tuple[int, int]], label: str, where: str,
+              errors: Errors, **kw: Any) -> Span | None:
+    """A span checked against the text, or None after recording why it is not valid."""
+    try:
+        if len(frags) == 1:  # the common case, without from_fragments' sorting
+            sp = Span(frags[0][0], frags[0][1], label, **kw)
+        else:
+            sp = Span.from_fragments(frags, label, **kw)
+        if sp.end > len(parsed_text):
+            sp.check(parsed_text)
+        return sp
+    except SpanError as exc:
+        errors.add_at(where, str(exc))
+        return None
+
+
+def read_text_file(path: Path) -> str:
+    """The exact file contents: UTF-8, no newline translation."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        return fh.read()
+
+
+def write_text_file(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+
+
+def safe_relpath(name: str, fallback: str) -> Path:
+    """A relative output path from a document name, never escaping the output folder."""
+    parts = [p for p in Path(name).parts if p not in ("", ".", "..", "/")] if name else []
+    return Path(*parts) if parts else Path(fallback)
+
+
+def doc_name(doc: Document, i: int) -> str:
+    return doc.name or (f"doc{doc.id}" if doc.id is not None else f"doc{i}")
+
+
+# ---------------------------------------------------------------------- locating strings
+_WORD = re.compile(r"\w")
+
+
+def find_all(text: str, needle: str, *, word_boundary: bool = True,
+             ignore_case: bool = False) -> list[tuple[int, int]]:
+    """All non-overlapping occurrences of ``needle`` (code-point offsets). With
+    ``word_boundary`` an occurrence must not be glued to a word character on a side where the
+    needle itself starts/ends with one (``"il"`` is not found inside ``"fil"``)."""
+    if not needle:
+        return []
+    pat = re.escape(needle)
+    if word_boundary:
+        if _WORD.match(needle[0]):
+            pat = r"(?<!\w)" + pat
+        if _WORD.match(needle[-1]):
+            pat = pat + r"(?!\w)"
+    flags = re.IGNORECASE if ignore_case else 0
+    return [(m.start(), m.end()) for m in re.finditer(pat, text, flags)]
+
+
+# ---------------------------------------------------------------------- tokenizer
+TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+
+
+def tokenize(text: str) -> list[tuple[int, int]]:
+    """Word and punctuation tokens as ``(start, end)`` offsets; whitespace separates."""
+    return [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+
+
+# ---------------------------------------------------------------------- writers
+class Writer(Protocol):
+    """Streams documents to ``out``; ``close`` returns a report (counts, what was dropped)."""
+
+    def write(self, doc: Document) -> None: ...
+
+    def close(self) -> dict[str, Any]: ...
+
+
+class Report:
+    """Counts for an export: documents, spans written, spans dropped by reason."""
+
+    def __init__(self) -> None:
+        self.documents = 0
+        self.spans = 0
+        self.dropped: Counter[str] = Counter()
+        self.notes: list[str] = []
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"documents": self.documents, "spans": self.spans,
+                "dropped": dict(self.dropped), **({"notes": self.notes} if self.notes else {})}
+
+
+def iter_files(root: Path, suffix: str) -> Iterator[Path]:
+    """``root`` itself if it is a file, else every ``*suffix`` below it, sorted."""
+    if root.is_file():
+        yield root
+        return
+    if not root.exists():
+        raise FormatError("no such file or folder", file=str(root))
+    yield from sorted(p for p in root.rglob(f"*{suffix}") if p.is_file())

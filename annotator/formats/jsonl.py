@@ -1,0 +1,109 @@
+"""The native JSON-lines format: lossless, one document per line.
+
+``{"id", "name", "text", "meta", "review_status", "spans": [{"start", "end", "label",
+"fragments", "source", "source_version", "status", "score", "annotator", "meta"}]}``.
+Import keeps source and status as given (``id`` is informative and not reused).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from annotator.model import REVIEW_STATUSES, Document, Span
+
+from .base import Errors, Parsed, Report, iter_files, make_span
+
+
+def doc_to_dict(doc: Document) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "name": doc.name,
+        "text": doc.text,
+        "meta": doc.meta,
+        "review_status": doc.review_status,
+        "spans": [span_to_dict(sp) for sp in doc.spans],
+    }
+
+
+def span_to_dict(sp: Span) -> dict[str, Any]:
+    return {
+        "start": sp.start, "end": sp.end, "label": sp.label,
+        "fragments": [list(f) for f in sp.fragments] if sp.fragments else None,
+        "source": sp.source, "source_version": sp.source_version, "status": sp.status,
+        "score": sp.score, "annotator": sp.annotator, "meta": sp.meta or {},
+    }
+
+
+_SPAN_KW = ("source", "source_version", "status", "score", "annotator", "meta")
+
+
+def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
+    for f in iter_files(path, ".jsonl"):
+        with open(f, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                parsed = parse_line(raw, str(f), lineno, errors)
+                if parsed is not None:
+                    yield parsed
+
+
+def parse_line(raw: bytes, file: str, lineno: int, errors: Errors) -> Parsed | None:
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        errors.add(f"invalid JSON: {exc}", file=file, line=lineno)
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+        errors.add('expected an object with a "text" string', file=file, line=lineno)
+        return None
+    status = obj.get("review_status") or "todo"
+    if status not in REVIEW_STATUSES:
+        errors.add(f"unknown review_status {status!r}", file=file, line=lineno)
+        return None
+    text = obj["text"]
+    parsed = Parsed(Document(text=text, name=str(obj.get("name") or ""),
+                             meta=obj.get("meta") or {}, review_status=status))
+    where = f"{file}:{lineno}"
+    for k, s in enumerate(obj.get("spans") or []):
+        if not isinstance(s, dict) or "label" not in s:
+            errors.add(f"span {k}: expected an object with start, end, label",
+                       file=file, line=lineno)
+            continue
+        frags = s.get("fragments") or [(s.get("start"), s.get("end"))]
+        kw = {key: s[key] for key in _SPAN_KW if s.get(key) is not None}
+        kw.setdefault("source", "import")
+        try:
+            frags = [(int(a), int(b)) for a, b in frags]
+        except (TypeError, ValueError):
+            errors.add(f"span {k}: offsets must be integers", file=file, line=lineno)
+            continue
+        sp = make_span(text, frags, str(s["label"]), where, errors, **kw)
+        if sp is not None:
+            if (s.get("start"), s.get("end")) != (sp.start, sp.end):
+                errors.add(f"span {k}: start/end {s.get('start')}, {s.get('end')} do not match "
+                           f"its fragments", file=file, line=lineno)
+                continue
+            parsed.add(sp, where)
+    return parsed
+
+
+class JsonlWriter:
+    def __init__(self, out: Path, **_: Any) -> None:
+        self.out = Path(out)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.out, "wb")  # noqa: SIM115 (closed in close())
+        self.report = Report()
+
+    def write(self, doc: Document) -> None:
+        self.fh.write(orjson.dumps(doc_to_dict(doc)) + b"\n")
+        self.report.documents += 1
+        self.report.spans += len(doc.spans)
+
+    def close(self) -> dict[str, Any]:
+        self.fh.close()
+        return self.report.as_dict()

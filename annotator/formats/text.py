@@ -1,0 +1,57 @@
+"""Plain text: a ``.txt`` file or a folder of them (recursive). No spans.
+
+Document name = path relative to the import root without ``.txt`` (the file stem for a single
+file). Export writes one ``<name>.txt`` per document, byte-identical to the stored text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from annotator.model import Document
+
+from .base import (
+    Errors,
+    Parsed,
+    Report,
+    doc_name,
+    iter_files,
+    read_text_file,
+    safe_relpath,
+    write_text_file,
+)
+
+
+def relative_name(path: Path, root: Path) -> str:
+    if root.is_file():
+        return path.stem
+    return path.relative_to(root).with_suffix("").as_posix()
+
+
+def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
+    for f in iter_files(path, ".txt"):
+        try:
+            text = read_text_file(f)
+        except UnicodeDecodeError as exc:
+            errors.add(f"not UTF-8: {exc.reason} at byte {exc.start}", file=str(f))
+            continue
+        yield Parsed(Document(text=text, name=relative_name(f, path),
+                              meta={"source_file": relative_name(f, path) + ".txt"}))
+
+
+class TextWriter:
+    def __init__(self, out: Path, **_: Any) -> None:
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.report = Report()
+
+    def write(self, doc: Document) -> None:
+        rel = safe_relpath(doc_name(doc, self.report.documents), f"doc{self.report.documents}")
+        write_text_file(self.out / rel.with_name(rel.name + ".txt"), doc.text)
+        self.report.documents += 1
+        self.report.dropped["spans_not_written"] += len(doc.spans)
+
+    def close(self) -> dict[str, Any]:
+        return self.report.as_dict()

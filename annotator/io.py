@@ -1,0 +1,220 @@
+"""Import and export jobs shared by the CLI and the GUI.
+
+``import_job`` parses the whole input first (collecting ``file:line`` problems), checks
+labels against the project schema, and then writes everything in ONE transaction (schema
+change included): an import commits whole or leaves the database unchanged.
+
+``export_job`` streams documents out of the store through a format writer, optionally split
+by document (deterministic for a seed), and returns what it wrote and what it dropped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from annotator.errors import AnnotatorError
+from annotator.formats import get_format
+from annotator.formats.base import Errors, Parsed
+from annotator.jobs import Job, Progress
+from annotator.model import REVIEW_STATUSES, STATUSES, Status
+from annotator.schemas import load_label_map, load_schema
+
+DEFAULT_SCHEMA = "finemed-fr"
+PROGRESS_EVERY = 1000
+
+
+@dataclass
+class ImportSummary:
+    """What an import did. ``dropped_spans`` counts spans whose label the map sends to null."""
+
+    format: str
+    path: str
+    schema: str
+    documents_read: int = 0
+    added: int = 0
+    skipped_duplicates: int = 0
+    spans: int = 0
+    dropped_spans: dict[str, int] = field(default_factory=dict)
+    new_labels: list[str] = field(default_factory=list)
+    doc_ids: list[int] = field(default_factory=list)
+
+    def as_dict(self, with_ids: bool = False) -> dict[str, Any]:
+        d = asdict(self)
+        if not with_ids:
+            d.pop("doc_ids")
+        return d
+
+
+@dataclass
+class ExportSummary:
+    format: str
+    out: list[str] = field(default_factory=list)
+    documents: int = 0
+    spans: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    splits: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def import_job(store: Any, *, fmt: str, path: str | Path, schema: str | None = None,
+               label_map: str | None = None, add_labels: bool = False,
+               as_proposed: bool = False, **options: Any) -> Job:
+    """Import ``path`` in format ``fmt`` into ``store`` (all or nothing).
+
+    ``options`` are format-specific (e.g. ``csv_text_col``, ``csv_label_cols``).
+    Returns an ``ImportSummary``.
+    """
+    from db.bulk_import import import_documents_fast
+
+    spec = get_format(fmt)
+    path = Path(path)
+    current = store.get_schema()
+    if current is None:
+        target = load_schema(schema or spec.default_schema or DEFAULT_SCHEMA)
+    elif schema and load_schema(schema).name != current.name:
+        raise AnnotatorError(f"project {store.project!r} already uses schema "
+                             f"{current.name!r}; import into another --project to use "
+                             f"{schema!r}")
+    else:
+        target = current
+    lmap = load_label_map(label_map) if label_map else None
+
+    errors = Errors()
+    parsed: list[Parsed] = []
+    for p in spec.read(path, errors, **options):
+        parsed.append(p)
+        if len(parsed) % PROGRESS_EVERY == 0:
+            yield Progress(len(parsed), None, "reading")
+    errors.raise_if_any()
+
+    dropped: Counter[str] = Counter()
+    unknown: dict[str, tuple[str, int]] = {}  # label -> (first place, count)
+    for p in parsed:
+        kept, kept_where = [], []
+        for sp, where in zip(p.doc.spans, p.where):
+            if lmap is not None and sp.label in lmap:
+                mapped = lmap.map(sp.label)
+                if mapped is None:
+                    dropped[sp.label] += 1
+                    continue
+                if mapped != sp.label:
+                    sp.meta = {**sp.meta, "original_label": sp.label}
+                    sp.label = mapped
+            if sp.label not in target:
+                first, n = unknown.get(sp.label, (where, 0))
+                unknown[sp.label] = (first, n + 1)
+            if as_proposed:
+                sp.status = Status.PROPOSED.value
+            kept.append(sp)
+            kept_where.append(where)
+        p.doc.spans, p.where = kept, kept_where
+    new_labels: list[str] = []
+    if unknown and add_labels:
+        new_labels = list(unknown)
+        target = target.with_labels(new_labels)
+    elif unknown:
+        for label, (where, n) in unknown.items():
+            errors.add_at(where, f"label {label!r} is not in schema {target.name!r} "
+                                 f"({n} span{'s' if n > 1 else ''}); map it with --label-map, "
+                                 f"extend the schema with --add-labels, or pick --schema")
+        errors.raise_if_any()
+
+    summary = ImportSummary(format=fmt, path=str(path), schema=target.name,
+                            documents_read=len(parsed), dropped_spans=dict(dropped),
+                            new_labels=new_labels)
+    yield Progress(0, len(parsed), "writing")
+    with store.transaction() as c:
+        if current is None or new_labels:
+            store.set_schema(target, conn=c)
+        res = import_documents_fast(store, (p.doc for p in parsed), conn=c)
+    summary.added, summary.skipped_duplicates = res.added, res.skipped_duplicates
+    summary.spans, summary.doc_ids = res.spans, res.doc_ids
+    yield Progress(len(parsed), len(parsed), "done", {"added": res.added})
+    return summary
+
+
+def _status_filters(status: str | list[str] | None, fmt: str):
+    """Split ``--status`` values into span statuses and document review statuses.
+    Without one, every format but the lossless ``jsonl`` leaves rejected spans out."""
+    values = [status] if isinstance(status, str) else list(status or [])
+    values = [v for s in values for v in s.split(",") if v]
+    span = [v for v in values if v in STATUSES]
+    review = [v for v in values if v in REVIEW_STATUSES]
+    bad = [v for v in values if v not in STATUSES and v not in REVIEW_STATUSES]
+    if bad:
+        raise AnnotatorError(f"unknown --status {', '.join(bad)}; span statuses: "
+                             f"{', '.join(STATUSES)}; document statuses: "
+                             f"{', '.join(REVIEW_STATUSES)}")
+    if not span and fmt != "jsonl":
+        span = [Status.PROPOSED.value, Status.ACCEPTED.value]
+    return span or None, review or None
+
+
+def export_job(store: Any, *, fmt: str, out: str | Path, status: str | None = None,
+               source: str | None = None, split: str | None = None, seed: int = 42,
+               descriptions: bool = False, mentions: str = "offsets") -> Job:
+    """Export the project to ``out`` in format ``fmt``; returns an ``ExportSummary``.
+
+    With ``split`` (``"train=0.8,dev=0.1,test=0.1"``), documents are split deterministically
+    by seed and written to ``out/<split><ext>`` (a folder per split for folder formats).
+    ``mentions`` is ``"offsets"`` or ``"strings"`` (GLiNER2 plain strings).
+    """
+    from db.export_queries import doc_ids_and_hashes, iter_export_documents, iter_span_tuples
+
+    from .split import assign_splits, parse_split
+
+    if mentions not in ("offsets", "strings"):
+        raise AnnotatorError(f"mentions must be 'offsets' or 'strings', not {mentions!r}")
+    spec = get_format(fmt)
+    schema = store.get_schema() or load_schema(DEFAULT_SCHEMA)
+    span_status, review_status = _status_filters(status, fmt)
+    sources = [s for s in (source or "").split(",") if s] or None
+    out = Path(out)
+    opts = {"schema": schema, "descriptions": descriptions,
+            "plain_strings": mentions == "strings"}
+
+    id_hash = doc_ids_and_hashes(store, review_status)
+    total = len(id_hash)
+    if split:
+        names = assign_splits([h for _, h in id_hash], parse_split(split), seed)
+        split_of = {i: name for (i, _), name in zip(id_hash, names)}
+        targets = {name: out / f"{name}{spec.ext}" for name in parse_split(split)}
+    else:
+        split_of = None
+        targets = {"all": out}
+    writers = {name: spec.writer(path, **opts) for name, path in targets.items()}
+    summary = ExportSummary(format=fmt, out=[str(p) for p in targets.values()])
+    done = 0
+    try:
+        if fmt == "gliner2":  # offsets and labels only: the light stream, no dataclasses
+            for doc_id, text, spans in iter_span_tuples(
+                    store, review_status=review_status, span_status=span_status,
+                    span_source=sources):
+                writers[split_of[doc_id] if split_of else "all"].write_spans(text, spans)
+                done += 1
+                if done % PROGRESS_EVERY == 0:
+                    yield Progress(done, total, "exporting")
+        else:
+            for doc in iter_export_documents(store, review_status=review_status,
+                                             span_status=span_status, span_source=sources):
+                writers[split_of[doc.id] if split_of else "all"].write(doc)
+                done += 1
+                if done % PROGRESS_EVERY == 0:
+                    yield Progress(done, total, "exporting")
+    finally:
+        reports = {name: w.close() for name, w in writers.items()}
+    dropped: Counter[str] = Counter()
+    for name, rep in reports.items():
+        summary.documents += rep.get("documents", 0)
+        summary.spans += rep.get("spans", 0)
+        dropped.update(rep.get("dropped", {}))
+        if split_of:
+            summary.splits[name] = rep
+    summary.dropped = dict(dropped)
+    yield Progress(done, total, "done")
+    return summary
