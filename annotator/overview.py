@@ -1,0 +1,155 @@
+"""The numbers behind the statistics view: progress, span counts, density, and how well each
+source agrees with the people's labels. No Qt; database access goes through ``db``.
+
+Agreement of a source with people is measured on the *reference documents* (reviewed
+documents, and documents holding accepted ``import`` spans): the reference is every
+``accepted`` span there (the ``people`` family of ``annotator.compare``); the prediction is
+every span of the source there, rejected ones included (a rejected suggestion is a false
+positive). Matching is strict (same label and offsets), scored by ``annotator.evaluate``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import REVIEW_STATUSES, Span
+
+MODEL_SOURCES = ("gliner2", "transformers", "lexicon", "llm_pass1", "llm_pass2")
+
+
+@dataclass
+class Agreement:
+    """Strict span scores of one source against the people's labels."""
+
+    source: str
+    precision: float
+    recall: float
+    f1: float
+    n_pred: int
+    n_ref: int
+    docs: int
+
+
+@dataclass
+class Overview:
+    documents: int = 0
+    reviewed: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    spans_by_label: dict[str, int] = field(default_factory=dict)  # non-rejected, most first
+    spans_by_source_status: dict[str, dict[str, int]] = field(default_factory=dict)
+    density_kind: str = ""  # what ``density`` holds (see ``densities``)
+    density: list[float] = field(default_factory=list)
+    histogram: list[tuple[float, float, int]] = field(default_factory=list)
+    agreement: dict[str, Agreement] = field(default_factory=dict)
+    reference_docs: int = 0
+
+    @property
+    def progress(self) -> float:
+        """Reviewed / total documents, in [0, 1]."""
+        return self.reviewed / self.documents if self.documents else 0.0
+
+    @property
+    def spans_by_source(self) -> dict[str, int]:
+        return {s: sum(v.values()) for s, v in self.spans_by_source_status.items()}
+
+
+def histogram(values: Sequence[float], bins: int = 20) -> list[tuple[float, float, int]]:
+    """Equal-width bins ``(low, high, count)`` over ``[min, max]``; the last bin is closed."""
+    if not values:
+        return []
+    lo, hi = min(values), max(values)
+    if math.isclose(lo, hi):
+        return [(lo, hi, len(values))]
+    width = (hi - lo) / bins
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, int((v - lo) / width))] += 1
+    return [(lo + i * width, lo + (i + 1) * width, n) for i, n in enumerate(counts)]
+
+
+def densities(store: Any) -> tuple[str, list[float]]:
+    """``(kind, values)``: the densities stored by pre-labeling when any document has one,
+    else non-rejected spans per 1,000 characters."""
+    from db.overview import density_values, spans_per_kchar
+
+    stored = density_values(store)
+    if stored:
+        return "stored density", stored
+    return "spans per 1,000 characters", spans_per_kchar(store)
+
+
+def _scores(ref: dict[int, list[Span]], pred: dict[int, list[Span]], docs: list[int]
+            ) -> tuple[float, float, float]:
+    try:
+        from .evaluate import evaluate
+    except ImportError:  # pragma: no cover - evaluate is part of the core
+        tp = fp = fn = 0
+        for d in docs:
+            r = {s.key() for s in ref.get(d, [])}
+            p = {s.key() for s in pred.get(d, [])}
+            tp, fp, fn = tp + len(r & p), fp + len(p - r), fn + len(r - p)
+        p_ = tp / (tp + fp) if tp + fp else 0.0
+        r_ = tp / (tp + fn) if tp + fn else 0.0
+        return p_, r_, (2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    m = evaluate(ref, pred, mode="strict", docs=docs).micro
+    return m.precision, m.recall, m.f1
+
+
+def agreement_with_people(store: Any, sources: Sequence[str] = MODEL_SOURCES,
+                          max_docs: int | None = None) -> tuple[int, dict[str, Agreement]]:
+    """``(reference documents, {source: Agreement})`` for the sources with a span there."""
+    from db.overview import reference_doc_ids
+
+    ids = reference_doc_ids(store)
+    if max_docs is not None:
+        ids = ids[:max_docs]
+    ref: dict[int, list[Span]] = defaultdict(list)
+    pred: dict[str, dict[int, list[Span]]] = {s: defaultdict(list) for s in sources}
+    for doc in store.iter_documents(ids=ids):
+        for sp in doc.spans:
+            if sp.status == "accepted":
+                ref[doc.id].append(sp)
+            if sp.source in pred:
+                pred[sp.source][doc.id].append(sp)
+    out = {}
+    for src in sources:
+        by_doc = pred[src]
+        n_pred = sum(len(v) for v in by_doc.values())
+        if not n_pred:
+            continue
+        p, r, f = _scores(ref, by_doc, ids)
+        out[src] = Agreement(src, p, r, f, n_pred, sum(len(v) for v in ref.values()), len(ids))
+    return len(ids), out
+
+
+def compute_overview(store: Any, *, bins: int = 20,
+                     max_reference_docs: int | None = None) -> Overview:
+    """Everything the statistics view draws, from the store."""
+    from db.overview import span_counts
+
+    st = store.stats()
+    by_status = {s: int(st["documents_by_status"].get(s, 0)) for s in REVIEW_STATUSES}
+    labels: dict[str, int] = defaultdict(int)
+    by_source: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for label, source, status, n in span_counts(store):
+        by_source[source][status] += n
+        if status != "rejected":
+            labels[label] += n
+    kind, dens = densities(store)
+    n_ref, agreement = agreement_with_people(store, max_docs=max_reference_docs)
+    return Overview(
+        documents=int(st["documents"]),
+        reviewed=int(st["reviewed"]),
+        by_status=by_status,
+        spans_by_label=dict(sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))),
+        spans_by_source_status={s: dict(v) for s, v in sorted(by_source.items())},
+        density_kind=kind,
+        density=dens,
+        histogram=histogram(dens, bins),
+        agreement=agreement,
+        reference_docs=n_ref,
+    )

@@ -1,0 +1,51 @@
+"""Read-only queries behind the statistics view (``annotator.overview``); plain values out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from .tables import DocumentRow, SpanRow
+
+D = DocumentRow.__table__
+S = SpanRow.__table__
+
+
+def span_counts(store: Any) -> list[tuple[str, str, str, int]]:
+    """``(label, source, status, n)`` over the project's spans."""
+    q = (select(S.c.label, S.c.source, S.c.status, func.count())
+         .select_from(S.join(D, D.c.id == S.c.doc_id))
+         .where(D.c.project_id == store.project_id)
+         .group_by(S.c.label, S.c.source, S.c.status))
+    with store.engine.connect() as c:
+        return [(lab, src, st, int(n)) for lab, src, st, n in c.execute(q)]
+
+
+def density_values(store: Any) -> list[float]:
+    """The stored ``density`` of every document that has one."""
+    q = select(D.c.density).where(D.c.project_id == store.project_id, D.c.density.is_not(None))
+    with store.engine.connect() as c:
+        return [float(v) for v in c.execute(q).scalars()]
+
+
+def spans_per_kchar(store: Any) -> list[float]:
+    """Non-rejected spans per 1,000 characters, for every non-empty document."""
+    n = (select(S.c.doc_id, func.count().label("n")).where(S.c.status != "rejected")
+         .group_by(S.c.doc_id).subquery())
+    q = (select(D.c.length, func.coalesce(n.c.n, 0))
+         .select_from(D.outerjoin(n, n.c.doc_id == D.c.id))
+         .where(D.c.project_id == store.project_id, D.c.length > 0))
+    with store.engine.connect() as c:
+        return [1000.0 * int(k) / int(length) for length, k in c.execute(q)]
+
+
+def reference_doc_ids(store: Any) -> list[int]:
+    """Documents whose accepted spans are a reference: reviewed ones, and those holding
+    accepted ``import`` spans (a gold annotation from a file)."""
+    imported = (select(S.c.doc_id).where(S.c.source == "import", S.c.status == "accepted")
+                .distinct())
+    q = (select(D.c.id).where(D.c.project_id == store.project_id)
+         .where((D.c.review_status == "reviewed") | D.c.id.in_(imported)).order_by(D.c.id))
+    with store.engine.connect() as c:
+        return list(c.execute(q).scalars())

@@ -1,0 +1,120 @@
+"""Settings: per-user values in QSettings, project values in the store, the API key only in
+the OS keyring or the environment (never the database)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends.fail import Keyring as FailKeyring
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QDialog
+
+SECRET = "sk-test-9f8e7d6c5b4a-never-in-the-db"
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1
+
+    def __init__(self):
+        super().__init__()
+        self.data = {}
+
+    def get_password(self, service, username):
+        return self.data.get((service, username))
+
+    def set_password(self, service, username, password):
+        self.data[(service, username)] = password
+
+    def delete_password(self, service, username):
+        self.data.pop((service, username), None)
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """QSettings, the identity file and the key sources confined to the test."""
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "qsettings"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for var in ("ANNOTATOR_ANNOTATOR", "OPENAI_API_KEY", "MY_LLM_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    old = keyring.get_keyring()
+    yield tmp_path
+    keyring.set_keyring(old)
+
+
+@pytest.fixture
+def memory_keyring(isolated):
+    kr = MemoryKeyring()
+    keyring.set_keyring(kr)
+    return kr
+
+
+def _all_bytes(db_path: str) -> bytes:
+    return b"".join(p.read_bytes() for p in Path(db_path).parent.glob(Path(db_path).name + "*"))
+
+
+def test_dialog_saves_user_and_project_settings_and_key_only_in_keyring(
+        qtbot, isolated, memory_keyring, store, db_path):
+    from ui import settings as st
+    from ui.settings_dialog import SettingsDialog
+
+    dlg = SettingsDialog(store)
+    qtbot.addWidget(dlg)
+    assert dlg.api_key.isEnabled()
+    dlg.annotator.setText("Dr Martin")
+    dlg.model.setText("/models/finemed-v2")
+    dlg.threshold.setValue(0.35)
+    dlg.llm_url.setText("http://127.0.0.1:9000/v1")
+    dlg.llm_model.setText("qwen2.5-7b")
+    qtbot.keyClicks(dlg.api_key, SECRET)
+    dlg.accept()
+    assert dlg.result() == QDialog.DialogCode.Accepted
+
+    assert memory_keyring.data[("medannotator", "api_key")] == SECRET
+    assert store.get_setting("default_model") == "/models/finemed-v2"
+    assert store.get_setting("prelabel_threshold") == pytest.approx(0.35)
+    s = st.get_settings(store)
+    assert (s.annotator, s.llm_base_url, s.llm_model) == ("Dr Martin", "http://127.0.0.1:9000/v1",
+                                                         "qwen2.5-7b")
+    assert s.threshold == pytest.approx(0.35)
+    from annotator.review import get_annotator
+
+    assert get_annotator() == "Dr Martin"
+    # the secret is nowhere but the keyring: not the database, not the settings file
+    assert SECRET.encode() not in _all_bytes(db_path)
+    for f in isolated.rglob("*"):
+        if f.is_file():
+            assert SECRET.encode() not in f.read_bytes(), f
+    assert st.get_api_key() == SECRET
+    assert st.api_key_source() == "keyring"
+
+
+def test_key_from_environment_wins_and_no_keyring_disables_the_field(
+        qtbot, isolated, monkeypatch, store):
+    from ui import settings as st
+    from ui.settings_dialog import SettingsDialog
+
+    keyring.set_keyring(FailKeyring())
+    monkeypatch.setenv("MY_LLM_KEY", SECRET)
+    assert not st.keyring_available()
+    with pytest.raises(st.KeyringUnavailableError):
+        st.set_api_key("x")
+    assert st.get_api_key("MY_LLM_KEY") == SECRET
+    assert st.api_key_source("MY_LLM_KEY") == "environment"
+    assert st.get_api_key() is None
+    dlg = SettingsDialog(store)
+    qtbot.addWidget(dlg)
+    assert not dlg.api_key.isEnabled()
+    assert "No OS keyring" in dlg.key_status.text()
+    dlg.api_key_env.setText("MY_LLM_KEY")
+    assert "set in $MY_LLM_KEY" in dlg.key_status.text()
+
+
+def test_defaults_without_store(isolated):
+    from ui import settings as st
+
+    s = st.get_settings()
+    assert s.threshold == st.DEFAULT_THRESHOLD and s.api_key_env == "OPENAI_API_KEY"
+    assert s.model  # the default pre-label model id

@@ -1,0 +1,320 @@
+"""The "Jobs" menu: pre-label, LLM silver labels, import, export and training.
+
+Each action asks for its options in a small dialog (defaults from ``ui.settings``) and starts
+the core job with ``ui.workers.run_job_in_thread``; the GUI holds no job logic. A job whose
+module is missing or fails to import is shown disabled, with the reason as its tooltip, and
+is looked for again each time the menu opens.
+
+The main window provides either ``db_url`` and ``project`` attributes or a ``store``
+(``db.Store``, from which the URL and project are read); ``refresh()`` is called, when it
+exists, after each job ends (finished, failed or cancelled: work done stays stored).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui import settings as st
+
+
+@dataclass
+class Field:
+    """One option: ``kind`` is text, open (a file), save (a file), dir, choice, float, int,
+    bool. An empty text/choice value is left out of the job's arguments."""
+
+    name: str
+    label: str
+    kind: str = "text"
+    default: Any = ""
+    choices: tuple = ()
+    tooltip: str = ""
+
+
+@dataclass
+class JobSpec:
+    key: str
+    title: str
+    module: str
+    function: str
+    fields: Callable[[st.Settings], list[Field]]
+    extra: Callable[[st.Settings], dict[str, Any]] = field(default=lambda s: {})
+
+
+def _formats(writable: bool) -> tuple:
+    try:
+        from annotator.formats import FORMATS
+    except ImportError:
+        return ("jsonl",)
+    return tuple(k for k, f in FORMATS.items() if not writable or f.writer_class)
+
+
+JOBS: tuple[JobSpec, ...] = (
+    JobSpec("prelabel", "Pre-label", "annotator.prelabel.job", "prelabel_job", lambda s: [
+        Field("model", "Model id or path", "dir", s.model),
+        Field("backend", "Backend", "choice", s.backend, ("gliner2", "transformers")),
+        Field("threshold", "Threshold", "float", s.threshold),
+    ]),
+    JobSpec("silver", "LLM silver labels", "annotator.llm.silver", "silver_job", lambda s: [
+        Field("base_url", "Endpoint URL", "text", s.llm_base_url),
+        Field("model", "Model name", "text", s.llm_model),
+        Field("passes", "Passes", "choice", "2", ("2", "1")),
+        Field("limit", "At most (documents, 0 = all)", "int", 0),
+    ], extra=lambda s: {"api_key": st.get_api_key(s.api_key_env)}),
+    JobSpec("import", "Import", "annotator.io", "import_job", lambda s: [
+        Field("path", "File or folder", "open"),
+        Field("fmt", "Format", "choice", "jsonl", _formats(False)),
+        Field("schema", "Label schema (new project)", "text", "",
+              tooltip="empty: the format's default schema"),
+        Field("as_proposed", "Import spans as suggestions", "bool", False),
+    ]),
+    JobSpec("export", "Export", "annotator.io", "export_job", lambda s: [
+        Field("fmt", "Format", "choice", "jsonl", _formats(True)),
+        Field("out", "Write to", "save"),
+        Field("split", "Split (e.g. train=0.8,dev=0.1,test=0.1)", "text", ""),
+    ]),
+    JobSpec("train", "Train", "annotator.train", "train_job", lambda s: [
+        Field("base_model", "Base model", "dir", s.model),
+        Field("out", "Save the model to", "dir"),
+        Field("epochs", "Epochs", "int", 3),
+        Field("lora", "LoRA adapters", "bool", False),
+    ]),
+)
+JOB_KEYS = tuple(j.key for j in JOBS)
+
+
+def load_job_function(spec: JobSpec) -> Callable[..., Any]:
+    """The job function; raises ImportError (with the reason) when it is not available."""
+    try:
+        mod = importlib.import_module(spec.module)
+    except Exception as exc:  # a missing module, or one that fails while being written
+        raise ImportError(f"{spec.module}: {exc}") from exc
+    fn = getattr(mod, spec.function, None)
+    if fn is None:
+        raise ImportError(f"{spec.module} has no {spec.function}()")
+    return fn
+
+
+def accepted_kwargs(fn: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` limited to the parameters ``fn`` takes (all of them if it takes **kw)."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return dict(kwargs)
+    return {k: v for k, v in kwargs.items() if k in params}
+
+
+class OptionsDialog(QDialog):
+    """A form built from ``Field``s; ``values()`` gives the job's keyword arguments."""
+
+    def __init__(self, title: str, fields: list[Field], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.fields = fields
+        self.editors: dict[str, QWidget] = {}
+        form = QFormLayout()
+        for f in fields:
+            editor, row = self._editor(f)
+            if f.tooltip:
+                editor.setToolTip(f.tooltip)
+            self.editors[f.name] = editor
+            form.addRow(f.label, row)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.button(QDialogButtonBox.Ok).setText("Start")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.setMinimumWidth(460)
+
+    def _editor(self, f: Field) -> tuple[QWidget, Any]:
+        if f.kind == "choice":
+            w = QComboBox()
+            w.addItems([str(c) for c in f.choices])
+            w.setCurrentText(str(f.default))
+            return w, w
+        if f.kind == "float":
+            w = QDoubleSpinBox()
+            w.setRange(0.0, 1.0)
+            w.setSingleStep(0.05)
+            w.setValue(float(f.default or 0))
+            return w, w
+        if f.kind == "int":
+            w = QSpinBox()
+            w.setRange(0, 10_000_000)
+            w.setValue(int(f.default or 0))
+            return w, w
+        if f.kind == "bool":
+            w = QCheckBox()
+            w.setChecked(bool(f.default))
+            return w, w
+        w = QLineEdit(str(f.default or ""))
+        if f.kind not in ("open", "save", "dir"):
+            return w, w
+        row = QHBoxLayout()
+        row.addWidget(w, 1)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(lambda: self._browse(f, w))
+        row.addWidget(browse)
+        return w, row
+
+    def _browse(self, f: Field, edit: QLineEdit) -> None:
+        if f.kind == "open":
+            path, _ = QFileDialog.getOpenFileName(self, f.label, edit.text())
+        elif f.kind == "save":
+            path, _ = QFileDialog.getSaveFileName(self, f.label, edit.text())
+        else:
+            path = QFileDialog.getExistingDirectory(self, f.label, edit.text())
+        if path:
+            edit.setText(path)
+
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in self.fields:
+            w = self.editors[f.name]
+            if isinstance(w, QComboBox):
+                v: Any = w.currentText()
+                v = int(v) if v.isdigit() else v
+            elif isinstance(w, QDoubleSpinBox):
+                v = float(w.value())
+            elif isinstance(w, QSpinBox):
+                v = int(w.value())
+                if f.name == "limit" and v == 0:
+                    continue
+            elif isinstance(w, QCheckBox):
+                v = w.isChecked()
+            else:
+                v = w.text().strip()
+            if v == "":
+                continue
+            out[f.name] = v
+        return out
+
+
+# ---------------------------------------------------------------------------- wiring
+def _db_of(main_window: Any) -> tuple[str, str]:
+    url = getattr(main_window, "db_url", None)
+    project = getattr(main_window, "project", None)
+    store = getattr(main_window, "store", None)
+    if url is None and store is not None:
+        url = store.url
+    if not isinstance(project, str):
+        project = getattr(store, "project", None) or "default"
+    if url is None:
+        raise RuntimeError("the main window has neither db_url nor store")
+    return str(url), project
+
+
+def summarize(result: Any) -> str:
+    """A one-line summary of a job result (its numbers and short strings)."""
+    if result is None:
+        return "done"
+    if hasattr(result, "as_dict"):
+        data = result.as_dict()
+    elif dataclasses.is_dataclass(result):
+        data = dataclasses.asdict(result)
+    elif isinstance(result, dict):
+        data = result
+    else:
+        return str(result)[:200]
+    parts = [f"{k} {v}" for k, v in data.items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool)
+             or isinstance(v, str) and len(v) < 40]
+    return ", ".join(parts[:8]) or "done"
+
+
+def start_job(main_window: Any, key: str, options: dict[str, Any]):
+    """Start job ``key`` with ``options`` on a worker thread; returns the JobHandle."""
+    from ui.workers import run_job_in_thread
+
+    spec = next(j for j in JOBS if j.key == key)
+    fn = load_job_function(spec)
+    kwargs = accepted_kwargs(fn, {**spec.extra(st.get_settings()), **options})
+    url, project = _db_of(main_window)
+    handle = run_job_in_thread(main_window, lambda store: fn(store, **kwargs), spec.title,
+                               db_url=url, project=project)
+
+    def ended() -> None:
+        bar = main_window.statusBar() if hasattr(main_window, "statusBar") else None
+        if bar is not None:
+            text = {"finished": f"{spec.title}: {summarize(handle.result)}",
+                    "cancelled": f"{spec.title}: cancelled (finished work is stored)",
+                    "failed": f"{spec.title} failed: {handle.error}"}.get(handle.state, "")
+            bar.showMessage(text, 15_000)
+        refresh = getattr(main_window, "refresh", None)
+        if callable(refresh):
+            refresh()
+
+    handle.ended.connect(ended)
+    main_window._job_handles = [*getattr(main_window, "_job_handles", []), handle][-20:]
+    return handle
+
+
+def _ask_and_start(main_window: Any, spec: JobSpec) -> None:
+    store = getattr(main_window, "store", None)
+    dlg = OptionsDialog(f"{spec.title}…", spec.fields(st.get_settings(store)), main_window)
+    if dlg.exec() == QDialog.DialogCode.Accepted:
+        start_job(main_window, spec.key, dlg.values())
+
+
+def _update_availability(actions: dict[str, QAction]) -> None:
+    for spec in JOBS:
+        act = actions[spec.key]
+        try:
+            load_job_function(spec)
+        except ImportError as exc:
+            act.setEnabled(False)
+            act.setToolTip(f"not available: {exc}")
+        else:
+            act.setEnabled(True)
+            act.setToolTip(f"Start {spec.title.lower()} on a background thread")
+
+
+def install_job_actions(main_window: Any) -> dict[str, QAction]:
+    """Add the Jobs menu to ``main_window`` (with Settings… unless the window has its own
+    ``show_settings``); returns the actions by key."""
+    menu = main_window.menuBar().addMenu("&Jobs")
+    menu.setToolTipsVisible(True)
+    actions: dict[str, QAction] = {}
+    for spec in JOBS:
+        act = QAction(f"{spec.title}…", main_window)
+        act.triggered.connect(lambda _=False, s=spec: _ask_and_start(main_window, s))
+        menu.addAction(act)
+        actions[spec.key] = act
+    if not hasattr(main_window, "show_settings"):  # the main window may have its own
+        menu.addSeparator()
+        settings = QAction("Settings…", main_window)
+        settings.triggered.connect(lambda: _open_settings(main_window))
+        menu.addAction(settings)
+        actions["settings"] = settings
+    _update_availability(actions)
+    menu.aboutToShow.connect(lambda: _update_availability(actions))
+    main_window.jobs_menu = menu
+    return actions
+
+
+def _open_settings(main_window: Any) -> None:
+    from ui.settings_dialog import SettingsDialog
+
+    SettingsDialog(getattr(main_window, "store", None), main_window).exec()
