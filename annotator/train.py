@@ -5,8 +5,11 @@ exports the training part as GLiNER2 records (``annotator.formats.gliner2.to_rec
 per-class descriptions OFF by default: the FineMed extractor trained best without them and
 is used with them at inference), trains with gliner2's trainer, saves a folder that
 ``GLiNER2.from_pretrained(out)`` loads, evaluates base and new model on the held-out split
-and registers the new model. It refuses to make the new model the project default when any
-label's F1 drops by more than ``max_regression`` (absolute) unless ``force``.
+and registers the new model. Chunks that would overflow the encoder are cut again
+(``annotator.train_prompt``). With ``backend="transformers"`` a token classifier is
+fine-tuned on the BIO export instead (``annotator.train_transformers``). It refuses to make
+the new model the project default when any label's F1 drops by more than ``max_regression``
+(absolute) unless ``force``.
 
 Gold documents: documents that have at least one span with status ``status`` (any source,
 never ``rejected``) or whose review status is ``reviewed`` (a reviewed document without
@@ -197,8 +200,8 @@ def train_job(
     """
     if backend not in BACKENDS:
         raise AnnotatorError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
-    if backend == "transformers":
-        raise AnnotatorError("--backend transformers is not implemented yet")
+    if backend == "transformers" and lora:
+        raise AnnotatorError("--lora is only implemented for the gliner2 backend")
     schema = store.get_schema()
     if schema is None:
         raise AnnotatorError(f"project {store.project!r} has no label schema: import data first")
@@ -209,17 +212,74 @@ def train_job(
         raise AnnotatorError(f"no training documents: {len(docs)} gold documents (spans with "
                              f"status {status!r} or reviewed) and split {split!r}")
     held = parts.get(eval_split, [])
-    records = to_records(train_docs, schema, descriptions=descriptions, max_words=chunk_words)
     result = TrainResult(out=str(Path(out).expanduser().resolve()), n_train=len(train_docs),
-                         n_eval=len(held), eval_split=eval_split, data_hash=data_hash(records))
+                         n_eval=len(held), eval_split=eval_split)
+    if backend == "transformers":
+        from .train_transformers import bio_records, train_token_classifier
 
+        records, export = bio_records(train_docs, max_words=chunk_words)
+        result.data_hash = data_hash(records)
+        extra = yield from train_token_classifier(
+            result, base_model=base_model, records=records, held=held, schema=schema,
+            epochs=epochs, lr=lr, task_lr=task_lr, batch_size=batch_size, seed=seed,
+            max_steps=max_steps, threshold=threshold)
+        extra = {**extra, "bio_export": export}
+    else:
+        records, extra = yield from _train_gliner2(
+            result, base_model=base_model, train_docs=train_docs, held=held, schema=schema,
+            epochs=epochs, lr=lr, task_lr=task_lr, batch_size=batch_size, seed=seed,
+            lora=lora, descriptions=descriptions, max_steps=max_steps, max_len=max_len,
+            threshold=threshold, chunk_words=chunk_words)
+    out_dir = Path(result.out)
+    result.base = result.base_report.to_dict() if result.base_report else None
+    result.new = result.new_report.to_dict() if result.new_report else None
+    ok, bad, result.note = decide_default(result.base_report, result.new_report,
+                                          max_regression=max_regression, force=force)
+    result.regressed = {k: list(v) for k, v in bad.items()}
+    params = {"epochs": epochs, "lr": lr, "task_lr": task_lr, "batch_size": batch_size,
+              "lora": lora, "status": status, "split": split, "seed": seed,
+              "descriptions": descriptions, "max_steps": max_steps, "max_len": max_len,
+              "eval_split": eval_split, "threshold": threshold, "steps": result.steps,
+              "chunk_words": chunk_words, "n_train_docs": len(train_docs),
+              "seconds": round(result.seconds, 3), "schema": schema.name,
+              "schema_version": schema.version, "backend": backend, **extra}
+    metrics = {"base": result.base, "new": result.new, "eval_split": eval_split,
+               "n_eval": len(held), "regressed": result.regressed}
+    (out_dir / TRAINING_INFO).write_text(json.dumps(
+        {"base_model": base_model, "data_hash": result.data_hash, "data_size": len(records),
+         "params": params, "metrics": metrics}, indent=2, ensure_ascii=False), "utf-8")
+
+    from db.registry import ModelInfo, register_model
+
+    info = register_model(store, ModelInfo(
+        path=result.out, base_model=base_model, backend=backend, data_hash=result.data_hash,
+        data_size=len(records), params=params, metrics=metrics),
+        make_default=make_default and ok)
+    result.model_id, result.made_default = info.id, info.is_default
+    yield Progress(result.steps, result.steps, "done")
+    return result
+
+
+def _train_gliner2(result: TrainResult, *, base_model: str, train_docs: list[Document],
+                   held: list[Document], schema: LabelSchema, epochs: int, lr: float,
+                   task_lr: float, batch_size: int, seed: int, lora: bool, descriptions: bool,
+                   max_steps: int, max_len: int | None, threshold: float,
+                   chunk_words: int) -> Job:
+    """The GLiNER2 branch of ``train_job``: load, check the prompt fits
+    (``train_prompt.fit_records``), evaluate the base, train, save to ``result.out``,
+    evaluate the saved model. Returns ``(records, extra registry params)``."""
     from .train_gliner2 import load_base_model, pin_count_head, train_in_thread
+    from .train_prompt import fit_records
 
     yield Progress(0, None, "loading base model")
     model, bare = load_base_model(base_model)
     pin_count_head(model)
+    records, recut = fit_records(model, train_docs, schema, descriptions=descriptions,
+                                 max_words=chunk_words)
+    result.data_hash = data_hash(records)
     if held:
-        yield Progress(0, None, f"evaluating the base model on {len(held)} {eval_split} docs")
+        yield Progress(0, None, f"evaluating the base model on {len(held)} "
+                                f"{result.eval_split} docs")
         result.base_report = _eval_model(model, base_model, held, schema, threshold)
 
     started = time.perf_counter()
@@ -247,33 +307,8 @@ def train_job(
     if held:
         from gliner2 import GLiNER2
 
-        yield Progress(0, None, f"evaluating the new model on {len(held)} {eval_split} docs")
+        yield Progress(0, None, f"evaluating the new model on {len(held)} "
+                                f"{result.eval_split} docs")
         result.new_report = _eval_model(GLiNER2.from_pretrained(str(out_dir)), result.out,
                                         held, schema, threshold)
-    result.base = result.base_report.to_dict() if result.base_report else None
-    result.new = result.new_report.to_dict() if result.new_report else None
-    ok, bad, result.note = decide_default(result.base_report, result.new_report,
-                                          max_regression=max_regression, force=force)
-    result.regressed = {k: list(v) for k, v in bad.items()}
-    params = {"epochs": epochs, "lr": lr, "task_lr": task_lr, "batch_size": batch_size,
-              "lora": lora, "status": status, "split": split, "seed": seed,
-              "descriptions": descriptions, "max_steps": max_steps, "max_len": max_len,
-              "eval_split": eval_split, "threshold": threshold, "steps": result.steps,
-              "chunk_words": chunk_words, "n_train_docs": len(train_docs),
-              "seconds": round(result.seconds, 3), "schema": schema.name,
-              "schema_version": schema.version, "base_from_bare_encoder": bare}
-    metrics = {"base": result.base, "new": result.new, "eval_split": eval_split,
-               "n_eval": len(held), "regressed": result.regressed}
-    (out_dir / TRAINING_INFO).write_text(json.dumps(
-        {"base_model": base_model, "data_hash": result.data_hash, "data_size": len(records),
-         "params": params, "metrics": metrics}, indent=2, ensure_ascii=False), "utf-8")
-
-    from db.registry import ModelInfo, register_model
-
-    info = register_model(store, ModelInfo(
-        path=result.out, base_model=base_model, backend=backend, data_hash=result.data_hash,
-        data_size=len(records), params=params, metrics=metrics),
-        make_default=make_default and ok)
-    result.model_id, result.made_default = info.id, info.is_default
-    yield Progress(result.steps, result.steps, "done")
-    return result
+    return records, {"base_from_bare_encoder": bare, "chunks_recut_to_fit": recut}

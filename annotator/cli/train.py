@@ -15,19 +15,23 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "train", help="retrain the extractor on the project's reviewed data",
         description="Export the gold documents (spans with --status) as GLiNER2 training "
-                    "data, train, save a model folder, evaluate base and new model on the "
+                    "data (or, with --backend transformers, as BIO tags for a token "
+                    "classifier), train, save a model folder, evaluate base and new model on the "
                     "held-out split and register the new model. It becomes the project's "
                     "default pre-labelling model unless a label's F1 drops by more than "
                     "--max-regression (override with --force).")
     p.add_argument("--base-model", required=True, metavar="ID_OR_PATH",
-                   help="GLiNER2 folder or cached hub id, or a bare encoder folder")
+                   help="GLiNER2 folder or cached hub id, or a bare encoder folder; with "
+                        "--backend transformers: any AutoModelForTokenClassification base "
+                        "(folder or cached hub id, fast tokenizer), e.g. DoctoBERT")
     p.add_argument("--out", required=True, metavar="DIR", help="where to save the new model")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--max-steps", type=int, default=-1, metavar="N",
                    help="stop after N optimizer steps (overrides --epochs)")
     p.add_argument("--lr", type=float, default=5e-5, help="encoder learning rate")
     p.add_argument("--task-lr", type=float, default=5e-4,
-                   help="learning rate of the GLiNER2 heads (and of LoRA weights)")
+                   help="learning rate of the GLiNER2 heads (and of LoRA weights), or of the "
+                        "token classifier's head")
     p.add_argument("--batch-size", type=int, default=8, metavar="N")
     p.add_argument("--lora", action="store_true", help="train LoRA adapters, save merged")
     p.add_argument("--status", default="accepted", help="span status that counts as gold")
@@ -39,7 +43,10 @@ def register(sub: Any) -> None:
                    help="put label descriptions in the training prompts (off by default: "
                         "FineMed trained without and predicts with descriptions)")
     p.add_argument("--threshold", type=float, default=0.5, help="threshold for evaluation")
-    p.add_argument("--backend", default="gliner2", choices=("gliner2", "transformers"))
+    p.add_argument("--backend", default="gliner2", choices=("gliner2", "transformers"),
+                   help="gliner2 (default) or transformers: fine-tune a token classifier on "
+                        "the BIO export; labels O/B-/I- of the project schema, so `prelabel "
+                        "--backend transformers --model DIR` needs no label map")
     p.add_argument("--max-regression", type=float, default=0.05,
                    help="largest F1 drop of any label that still lets the new model "
                         "become the default (absolute, default 0.05)")
