@@ -1,0 +1,198 @@
+"""Review logic behind the GUI, free of Qt: word snapping, navigation between suggestions and
+disagreements, and the annotator's identity.
+
+Offsets are half-open ``[start, end)`` Python code-point indices into the document text exactly
+as stored (the same convention as ``annotator.model.Span``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from .model import Span
+
+log = logging.getLogger(__name__)
+
+# characters joining two word characters into one word (compounds: "anti-inflammatoire")
+HYPHENS = frozenset("-\u2010\u2011")
+# apostrophes: a boundary (French elision "l'hypertension" -> "l'" + "hypertension")
+APOSTROPHES = frozenset("'\u2019\u02bc")
+# punctuation trimmed from the edges of a selection before snapping
+EDGE_PUNCT = frozenset(",;:!?\"()[]{}«»\u201c\u201d") | APOSTROPHES
+
+
+def is_word_char(ch: str) -> bool:
+    """Unicode letters, digits and combining marks (``é`` written as ``e`` + U+0301)."""
+    return ch.isalnum() or unicodedata.category(ch).startswith("M")
+
+
+def _joins(text: str, i: int) -> bool:
+    """True when ``text[i]`` is a hyphen between two word characters."""
+    return (text[i] in HYPHENS and 0 < i < len(text) - 1
+            and is_word_char(text[i - 1]) and is_word_char(text[i + 1]))
+
+
+def snap_to_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """Trim whitespace and edge punctuation from ``[start, end)``, then grow each end to the
+    word boundary. Hyphenated compounds count as one word, an apostrophe is a boundary.
+
+    Returns ``(start, end)``; ``start == end`` when nothing but whitespace/punctuation was
+    selected. ``snap_to_words("l'hypertension", 3, 7) == (2, 14)``.
+    """
+    start, end = max(0, min(start, end)), min(len(text), max(start, end))
+    while start < end and (text[start].isspace() or text[start] in EDGE_PUNCT):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in EDGE_PUNCT):
+        end -= 1
+    if start == end:
+        return start, start
+    if is_word_char(text[start]) or _joins(text, start):
+        while start > 0 and (is_word_char(text[start - 1]) or _joins(text, start - 1)):
+            start -= 1
+    if is_word_char(text[end - 1]) or _joins(text, end - 1):
+        while end < len(text) and (is_word_char(text[end]) or _joins(text, end)):
+            end += 1
+    return start, end
+
+
+# ---------------------------------------------------------------------- span lookup / navigation
+def _order(sp: Span) -> tuple:
+    return (sp.start, sp.end, sp.id if sp.id is not None else -1)
+
+
+def spans_at(spans: Iterable[Span], pos: int, *, include_rejected: bool = False) -> list[Span]:
+    """Spans covering character ``pos`` (or ending right before it when nothing covers it),
+    innermost (shortest) first."""
+    pool = [s for s in spans if include_rejected or s.status != "rejected"]
+    hits = [s for s in pool if any(a <= pos < b for a, b in s.parts)]
+    if not hits:  # a caret right after a word still "touches" it
+        hits = [s for s in pool if any(a < pos <= b for a, b in s.parts)]
+    return sorted(hits, key=lambda s: (s.end - s.start, _order(s)))
+
+
+def next_span(
+    spans: Iterable[Span], pos: int, *, current: Span | None = None, backward: bool = False,
+    statuses: Sequence[str] = ("proposed",),
+) -> Span | None:
+    """The next (or previous) span with one of ``statuses`` after ``current`` (or after the
+    caret ``pos`` when there is no current span), in document order; None at the end."""
+    pool = sorted((s for s in spans if s.status in statuses), key=_order)
+    if current is not None:
+        key = _order(current)
+    else:
+        key = (pos, -1, -1) if not backward else (pos, 1 << 62, 1 << 62)
+    if backward:
+        before = [s for s in pool if _order(s) < key]
+        return before[-1] if before else None
+    return next((s for s in pool if _order(s) > key), None)
+
+
+def next_suggestion(spans: Iterable[Span], pos: int, *, current: Span | None = None,
+                    backward: bool = False) -> Span | None:
+    """The next (or previous) ``proposed`` span; see :func:`next_span`."""
+    return next_span(spans, pos, current=current, backward=backward)
+
+
+def disagreements(spans: Iterable[Span]) -> list[tuple[int, int]]:
+    """Regions ``[start, end)`` where the sources of a document disagree.
+
+    Non-rejected spans are clustered by overlap; a cluster is a disagreement when the sources
+    present in the document do not all hold the same ``(start, end, label)`` set in it (a
+    source with nothing there counts as an empty set). With fewer than two sources there is no
+    disagreement. When ``annotator.compare`` provides ``disagreement_regions(spans)`` (the full
+    comparison), that definition is used instead.
+    """
+    spans = [s for s in spans if s.status != "rejected"]
+    try:  # the full comparison, when written
+        from . import compare  # type: ignore[attr-defined]
+
+        regions = getattr(compare, "disagreement_regions", None)
+        if regions is not None:
+            return [(int(a), int(b)) for a, b in regions(spans)]
+    except ImportError:
+        pass
+    sources = {s.source for s in spans}
+    if len(sources) < 2:
+        return []
+    out: list[tuple[int, int]] = []
+    cluster: list[Span] = []
+    c_end = -1
+
+    def close() -> None:
+        if not cluster:
+            return
+        by_source: dict[str, set] = defaultdict(set)
+        for s in cluster:
+            by_source[s.source].add((s.parts, s.label))
+        sets = [frozenset(by_source.get(src, ())) for src in sources]
+        if any(x != sets[0] for x in sets):
+            out.append((min(s.start for s in cluster), max(s.end for s in cluster)))
+
+    for s in sorted(spans, key=_order):
+        if s.start >= c_end:
+            close()
+            cluster, c_end = [], -1
+        cluster.append(s)
+        c_end = max(c_end, s.end)
+    close()
+    return out
+
+
+def next_disagreement(spans: Iterable[Span], pos: int, *,
+                      backward: bool = False) -> tuple[int, int] | None:
+    """The first disagreement region starting after ``pos`` (or the last one starting before
+    it when ``backward``); None when there is none."""
+    regions = disagreements(spans)
+    if backward:
+        before = [r for r in regions if r[0] < pos]
+        return before[-1] if before else None
+    return next((r for r in regions if r[0] > pos), None)
+
+
+# ---------------------------------------------------------------------- annotator identity
+def _config_file() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "medannotator" / "identity.json"
+
+
+def get_annotator() -> str:
+    """Who is annotating: ``$ANNOTATOR_ANNOTATOR``, else the settings (``annotator.settings``
+    when present, else the identity file written by :func:`set_annotator`), else the login."""
+    name = os.environ.get("ANNOTATOR_ANNOTATOR")
+    if name:
+        return name
+    try:
+        from . import settings as _settings  # type: ignore[attr-defined]
+
+        loader = getattr(_settings, "load_settings", None)
+        if loader is not None:
+            name = getattr(loader(), "annotator", None)
+            if name:
+                return str(name)
+    except Exception as exc:  # noqa: BLE001 - settings are optional; identity must not fail
+        log.debug("annotator.settings unusable: %s", exc)
+    try:
+        name = json.loads(_config_file().read_text(encoding="utf-8")).get("annotator")
+    except (OSError, ValueError):
+        name = None
+    if name:
+        return str(name)
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "annotator"
+
+
+def set_annotator(name: str) -> Path:
+    """Remember the annotator's name for this user; returns the file written."""
+    path = _config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"annotator": name.strip()}), encoding="utf-8")
+    return path

@@ -1,0 +1,80 @@
+"""Core review logic: word snapping, navigation, disagreements, annotator identity."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotator import review
+from annotator.model import Span
+
+
+@pytest.mark.parametrize("text, sel, expected", [
+    ("l'hypertension artérielle", (3, 7), "hypertension"),      # elision: apostrophe bounds
+    ("l’hypertension", (2, 5), "hypertension"),                 # typographic apostrophe
+    ("un anti-inflammatoire puissant", (4, 8), "anti-inflammatoire"),  # hyphen compound
+    ("  fièvre  ", (0, 10), "fièvre"),                           # whitespace trimmed
+    ("douleur, fièvre", (2, 8), "douleur"),                      # trailing comma trimmed
+    ("Crohn's", (0, 3), "Crohn"),
+    ("dose 500 mg", (6, 7), "500"),
+    ("e\u0301tat ok", (1, 3), "e\u0301tat"),                     # combining accent
+    ("sous-cutané - oui", (0, 2), "sous-cutané"),                # spaced dash is no joiner
+])
+def test_snap_to_words(text, sel, expected):
+    s, e = review.snap_to_words(text, *sel)
+    assert text[s:e] == expected
+
+
+def test_snap_to_words_on_blank_selection_is_empty():
+    s, e = review.snap_to_words("a   b", 1, 4)
+    assert s == e
+
+
+def test_snap_keeps_an_exact_word_selection():
+    text = "hypertension artérielle"
+    assert review.snap_to_words(text, 0, len(text)) == (0, len(text))
+
+
+def sp(start, end, label="disease", source="gliner2", status="proposed", id_=None):
+    return Span(start, end, label, source=source, status=status, id=id_)
+
+
+def test_next_suggestion_walks_proposed_spans_in_order():
+    spans = [sp(10, 15, id_=2), sp(0, 5, id_=1), sp(10, 20, id_=3),
+             sp(30, 35, status="accepted", id_=4)]
+    first = review.next_suggestion(spans, 0)
+    assert first.id == 1 or (first.start, first.id) == (0, 1)
+    assert review.next_suggestion(spans, 0, current=first).id == 2
+    assert review.next_suggestion(spans, 0, current=spans[0]).id == 3
+    assert review.next_suggestion(spans, 0, current=spans[2]) is None  # accepted skipped
+    assert review.next_suggestion(spans, 12, backward=True).id == 3
+    assert review.next_suggestion(spans, 0, current=first, backward=True) is None
+
+
+def test_spans_at_returns_innermost_first():
+    outer, inner = sp(0, 20, id_=1), sp(5, 10, id_=2)
+    assert [s.id for s in review.spans_at([outer, inner], 6)] == [2, 1]
+    assert [s.id for s in review.spans_at([outer, inner], 12)] == [1]
+    rejected = sp(30, 40, status="rejected", id_=3)
+    assert review.spans_at([rejected], 31) == []
+    assert review.spans_at([rejected], 31, include_rejected=True) == [rejected]
+
+
+def test_disagreements_between_sources():
+    same = [sp(0, 5, source="gliner2"), sp(0, 5, source="llm_pass1")]
+    differ = [sp(10, 15, source="gliner2"), sp(10, 15, "drug", source="llm_pass1")]
+    missing = [sp(20, 25, source="gliner2")]
+    regions = review.disagreements(same + differ + missing)
+    assert regions == [(10, 15), (20, 25)]
+    assert review.next_disagreement(same + differ + missing, 0) == (10, 15)
+    assert review.next_disagreement(same + differ + missing, 10) == (20, 25)
+    assert review.next_disagreement(same + differ + missing, 20, backward=True) == (10, 15)
+    assert review.disagreements(missing) == []  # one source cannot disagree
+
+
+def test_annotator_identity_env_then_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("ANNOTATOR_ANNOTATOR", "dr.env")
+    assert review.get_annotator() == "dr.env"
+    monkeypatch.delenv("ANNOTATOR_ANNOTATOR")
+    review.set_annotator("  dr.file ")
+    assert review.get_annotator() == "dr.file"

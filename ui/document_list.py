@@ -1,0 +1,312 @@
+"""The document list: a flat Qt model that stays fast with 100k documents.
+
+The model holds one light tuple per document (``db.gui_queries.document_rows``: no text, no
+spans) and a list of visible row numbers, so filtering and sorting are plain Python list
+operations followed by one model reset (no per-row proxy callbacks). Span counts per source
+are fetched only for the rows on screen, 200 at a time, and cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator.model import REVIEW_STATUSES
+
+STATUS_GLYPH = {"todo": ("○", "#6b7280"), "in_progress": ("◐", "#b45309"),
+                "reviewed": ("●", "#15803d"), "skipped": ("⊘", "#9ca3af")}
+FIXED = ("Status", "Name")
+TAIL = ("Spans", "Density")
+BLOCK = 200
+
+
+_ROOT = QModelIndex()  # the invisible root: these models are flat
+
+
+class DocumentListModel(QAbstractTableModel):
+    def __init__(self, store_getter: Callable[[], Any], parent: QWidget | None = None):
+        super().__init__(parent)
+        self._store = store_getter
+        self.rows: list[tuple] = []  # (id, name, review_status, length, density)
+        self.visible: list[int] = []
+        self.index_of: dict[int, int] = {}  # doc id -> position in rows
+        self.counts: dict[int, dict[str, int]] = {}
+        self.sources: list[str] = []
+
+    # ------------------------------------------------------------------ loading
+    def reload(self, sources: list[str]) -> None:
+        from db.gui_queries import document_rows
+
+        self.beginResetModel()
+        self.rows = document_rows(self._store())
+        self.index_of = {r[0]: i for i, r in enumerate(self.rows)}
+        self.visible = list(range(len(self.rows)))
+        self.counts = {}
+        self.sources = list(sources)
+        self.endResetModel()
+
+    def refresh_doc(self, doc_id: int) -> None:
+        """Re-read one document's row and counts (after an edit)."""
+        from db.gui_queries import document_rows, span_counts
+
+        i = self.index_of.get(doc_id)
+        if i is None:
+            return
+        store = self._store()
+        fresh = document_rows(store, [doc_id])
+        if fresh:
+            self.rows[i] = fresh[0]
+        self.counts.update(span_counts(store, [doc_id]))
+        new_sources = set(self.counts[doc_id]) - set(self.sources)
+        if new_sources:
+            self.beginResetModel()
+            self.sources = sorted(set(self.sources) | new_sources)
+            self.endResetModel()
+            return
+        try:
+            r = self.visible.index(i)
+        except ValueError:
+            return
+        self.dataChanged.emit(self.index(r, 0), self.index(r, self.columnCount() - 1))
+
+    def _ensure_counts(self, r: int) -> None:
+        from db.gui_queries import span_counts
+
+        lo, hi = max(0, r - BLOCK // 2), min(len(self.visible), r + BLOCK // 2)
+        ids = [self.rows[self.visible[k]][0] for k in range(lo, hi)]
+        missing = [i for i in ids if i not in self.counts]
+        if missing:
+            self.counts.update(span_counts(self._store(), missing))
+
+    # ------------------------------------------------------------------ filter / sort
+    def apply_filter(self, *, status: str | None = None,
+                     allowed_ids: set[int] | None = None) -> None:
+        self.beginResetModel()
+        self.visible = [i for i, r in enumerate(self.rows)
+                        if (status is None or r[2] == status)
+                        and (allowed_ids is None or r[0] in allowed_ids)]
+        self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        names = self.column_names()
+        name = names[column]
+        rev = order == Qt.SortOrder.DescendingOrder
+        if name in self.sources or name == "Spans":
+            from db.gui_queries import all_span_counts
+
+            full = all_span_counts(self._store())
+            for r in self.rows:
+                self.counts[r[0]] = full.get(r[0], {})
+        key_fns = {
+            "Status": lambda i: REVIEW_STATUSES.index(self.rows[i][2]),
+            "Name": lambda i: self.rows[i][1].lower(),
+            "Density": lambda i: (self.rows[i][4] is None, self.rows[i][4] or 0.0),
+            "Spans": lambda i: sum(self.counts.get(self.rows[i][0], {}).values()),
+        }
+        key = key_fns.get(name) or (lambda i: self.counts.get(self.rows[i][0], {}).get(name, 0))
+        self.layoutAboutToBeChanged.emit()
+        self.visible.sort(key=lambda i: (key(i), self.rows[i][0]), reverse=rev)
+        self.layoutChanged.emit()
+
+    # ------------------------------------------------------------------ Qt model API
+    def column_names(self) -> list[str]:
+        return [*FIXED, *self.sources, *TAIL]
+
+    def rowCount(self, parent: QModelIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self.visible)
+
+    def columnCount(self, parent: QModelIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(FIXED) + len(self.sources) + len(TAIL)
+
+    def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.column_names()[section]
+        if role == Qt.ItemDataRole.ToolTipRole and FIXED[0] != self.column_names()[section]:
+            name = self.column_names()[section]
+            return f"non-rejected spans from {name}" if name in self.sources else None
+        return None
+
+    def doc_id(self, row: int) -> int:
+        return self.rows[self.visible[row]][0]
+
+    def row_of(self, doc_id: int) -> int:
+        i = self.index_of.get(doc_id)
+        try:
+            return self.visible.index(i) if i is not None else -1
+        except ValueError:
+            return -1
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        r = self.rows[self.visible[index.row()]]
+        col = index.column()
+        name = self.column_names()[col]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if name == "Status":
+                return STATUS_GLYPH.get(r[2], ("?", ""))[0]
+            if name == "Name":
+                return r[1] or f"#{r[0]}"
+            if name == "Density":
+                return "" if r[4] is None else f"{r[4]:.2f}"
+            if r[0] not in self.counts:
+                self._ensure_counts(index.row())
+            c = self.counts.get(r[0], {})
+            n = sum(c.values()) if name == "Spans" else c.get(name, 0)
+            return str(n) if n else ""
+        if role == Qt.ItemDataRole.ForegroundRole and name == "Status":
+            return QColor(STATUS_GLYPH.get(r[2], ("", "#000"))[1])
+        if role == Qt.ItemDataRole.TextAlignmentRole and col >= len(FIXED):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{r[1]} · {r[2].replace('_', ' ')} · {r[3]} characters"
+        return None
+
+
+class DocumentList(QWidget):
+    """Filter bar + table. Emits ``documentActivated(doc_id)`` when the current row changes."""
+
+    documentActivated = Signal(int)
+
+    def __init__(self, store_getter: Callable[[], Any], parent: QWidget | None = None):
+        super().__init__(parent)
+        self._store = store_getter
+        self._quiet = False
+        self.model = DocumentListModel(store_getter, self)
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Filter: name or text  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.status = QComboBox(self)
+        self.status.addItem("All statuses", None)
+        for s in REVIEW_STATUSES:
+            self.status.addItem(f"{STATUS_GLYPH[s][0]} {s.replace('_', ' ')}", s)
+        self.label = QComboBox(self)
+        self.source = QComboBox(self)
+        self.summary = QLabel(self)
+        self.summary.setStyleSheet("color: #6b7280;")
+        self.view = QTableView(self)
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        self.view.setWordWrap(False)
+        self.view.setAlternatingRowColors(True)
+        vh = self.view.verticalHeader()
+        vh.hide()
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(22)
+        self.view.horizontalHeader().setHighlightSections(False)
+        self.view.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.model.modelReset.connect(self._update_summary)
+
+        combos = QHBoxLayout()
+        for w in (self.status, self.label, self.source):
+            combos.addWidget(w, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.search)
+        lay.addLayout(combos)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.summary)
+        self._timer = QTimer(self, singleShot=True, interval=250)
+        self._timer.timeout.connect(self.apply_filters)
+        self.search.textChanged.connect(lambda _t: self._timer.start())
+        for combo in (self.status, self.label, self.source):
+            combo.currentIndexChanged.connect(lambda _i: self.apply_filters())
+
+    # ------------------------------------------------------------------ data
+    def reload(self) -> None:
+        """Re-read every row (keeps the current document selected when it still shows)."""
+        from db.gui_queries import span_sources_and_labels
+
+        current = self.current_doc_id()
+        sources, labels = span_sources_and_labels(self._store())
+        for combo, title, values in ((self.label, "All labels", labels),
+                                     (self.source, "All sources", sources)):
+            keep = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(title, None)
+            for v in values:
+                combo.addItem(v, v)
+            i = combo.findData(keep)
+            combo.setCurrentIndex(max(0, i))
+            combo.blockSignals(False)
+        self.model.reload(sources)
+        self._fit_columns()
+        self.apply_filters(keep=current)
+
+    def _fit_columns(self) -> None:
+        h = self.view.horizontalHeader()
+        h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        h.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.view.setColumnWidth(0, 44)
+        for c in range(2, self.model.columnCount()):
+            self.view.setColumnWidth(c, 52)
+
+    def apply_filters(self, keep: int | None = None) -> None:
+        from db.gui_queries import matching_doc_ids
+
+        keep = keep if keep is not None else self.current_doc_id()
+        label, source = self.label.currentData(), self.source.currentData()
+        text = self.search.text().strip()
+        allowed = None
+        if label or source or text:
+            allowed = matching_doc_ids(self._store(), label=label, source=source,
+                                       text=text or None)
+        self.model.apply_filter(status=self.status.currentData(), allowed_ids=allowed)
+        if keep is not None and self.model.row_of(keep) >= 0:
+            self.select(keep, emit=False)
+
+    def _update_summary(self) -> None:
+        n, total = len(self.model.visible), len(self.model.rows)
+        self.summary.setText(f"{n:,} of {total:,} documents" if n != total
+                             else f"{total:,} documents")
+
+    # ------------------------------------------------------------------ navigation
+    def current_doc_id(self) -> int | None:
+        idx = self.view.currentIndex()
+        return self.model.doc_id(idx.row()) if idx.isValid() else None
+
+    def select(self, doc_id: int, *, emit: bool = True) -> bool:
+        row = self.model.row_of(doc_id)
+        if row < 0:
+            return False
+        self._quiet = not emit
+        try:
+            self.view.setCurrentIndex(self.model.index(row, 1))
+            self.view.selectRow(row)
+            self.view.scrollTo(self.model.index(row, 1))
+        finally:
+            self._quiet = False
+        return True
+
+    def neighbour(self, doc_id: int | None, step: int) -> int | None:
+        """The document ``step`` rows away in the list as shown (filtered and sorted)."""
+        if not self.model.visible:
+            return None
+        row = self.model.row_of(doc_id) if doc_id is not None else -1
+        if row < 0:
+            return self.model.doc_id(0)
+        new = row + step
+        return self.model.doc_id(new) if 0 <= new < len(self.model.visible) else None
+
+    def _current_changed(self, cur: QModelIndex, _prev: QModelIndex) -> None:
+        if cur.isValid() and not self._quiet:
+            self.documentActivated.emit(self.model.doc_id(cur.row()))

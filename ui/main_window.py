@@ -1,0 +1,606 @@
+"""The review desk's main window: document list | text | label palette + span table.
+
+The window forwards intent to ``db.Store`` (through the undoable commands of ``ui.undo``) and
+to ``annotator.review``; it holds no business logic and no SQL. Every edit is one store call,
+committed at once, so closing the window (or a crash) loses nothing already done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QUndoStack
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator import review
+from annotator.model import Document, Span
+
+from . import shortcuts, undo
+from .document_list import STATUS_GLYPH, DocumentList
+from .document_view import DocumentView
+from .label_palette import LabelPalette
+from .span_table import SpanTable
+
+log = logging.getLogger(__name__)
+MODEL_SOURCES_FIRST = ("gliner2", "transformers", "lexicon", "llm_pass1", "llm_pass2", "import")
+
+
+def _heading(text: str) -> QLabel:
+    lab = QLabel(text)
+    lab.setStyleSheet("font-weight: 600; color: #374151; padding: 6px 2px 2px 2px;")
+    return lab
+
+
+class MainWindow(QMainWindow):
+    """``MainWindow(store, store_factory=None)``; ``store_factory() -> Store`` opens a new
+    store on the same database (for other windows and worker threads)."""
+
+    def __init__(self, store: Any, store_factory: Callable[[], Any] | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.store = store
+        self.store_factory = store_factory or self._default_factory
+        self.annotator = review.get_annotator()
+        self.doc: Document | None = None
+        self.undo_stack = QUndoStack(self)
+        self._panels: dict[str, QWidget] = {}
+
+        self.doc_list = DocumentList(lambda: self.store, self)
+        self.view = DocumentView(self)
+        self.palette = LabelPalette(self)
+        self.span_table = SpanTable(self)
+        self.source_combo = QComboBox(self)
+        self.source_combo.setToolTip("Source that Shift+A / Shift+R act on when the cursor "
+                                     "is not on a suggestion")
+        self.title = QLabel(self)
+        self.title.setStyleSheet("font-size: 15px; font-weight: 600; padding: 4px 2px;")
+        self.badge = QLabel(self)
+        self._build_layout()
+        self._build_status_bar()
+        self.actions_ = self._build_actions()
+        self._build_menus()
+        self._install_optional()
+
+        self.doc_list.documentActivated.connect(self.show_document)
+        self.view.currentSpanChanged.connect(self._on_current_span)
+        self.span_table.spanActivated.connect(self._on_span_clicked)
+        self.palette.labelChosen.connect(lambda key: self.apply_label(key, exact=False))
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.resize(1440, 860)
+        self.load_project()
+        self.view.setFocus()
+
+    # ------------------------------------------------------------------ construction
+    def _default_factory(self) -> Any:
+        from db import Store
+
+        return Store(self.store.url, self.store.project)
+
+    def _build_layout(self) -> None:
+        centre = QWidget(self)
+        cl = QVBoxLayout(centre)
+        cl.setContentsMargins(6, 0, 6, 0)
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(self.badge)
+        cl.addLayout(head)
+        cl.addWidget(self.view, 1)
+
+        right = QSplitter(Qt.Orientation.Vertical, self)
+        top = QWidget(self)
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(_heading("Labels"))
+        tl.addWidget(self.palette, 1)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Source:"))
+        row.addWidget(self.source_combo, 1)
+        tl.addLayout(row)
+        bottom = QWidget(self)
+        bl = QVBoxLayout(bottom)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(_heading("Spans"))
+        bl.addWidget(self.span_table, 1)
+        right.addWidget(top)
+        right.addWidget(bottom)
+        right.setSizes([230, 570])
+
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(self.doc_list)
+        split.addWidget(centre)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
+        split.setSizes([400, 620, 420])
+        split.setChildrenCollapsible(False)
+        self.splitter = split
+        self.setCentralWidget(split)
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.span_info = QLabel(self)
+        self.position_info = QLabel(self)
+        self.who = QLabel(self)
+        sb.addWidget(self.span_info, 1)
+        sb.addPermanentWidget(self.position_info)
+        sb.addPermanentWidget(self.who)
+        self.who.setText(f"annotator: {self.annotator}")
+
+    def _build_actions(self) -> dict[str, QAction]:
+        h: dict[str, Callable[[], None]] = {
+            "accept": lambda: self.set_current_status("accepted"),
+            "reject": lambda: self.set_current_status("rejected"),
+            "accept_source": lambda: self.set_source_status("accepted"),
+            "reject_source": lambda: self.set_source_status("rejected"),
+            "edit_label": self.edit_label,
+            "delete_span": self.delete_current,
+            "reviewed_next": lambda: self.set_review_status("reviewed", advance=True),
+            "skip_next": lambda: self.set_review_status("skipped", advance=True),
+            "reopen": lambda: self.set_review_status("todo"),
+            "next_doc": lambda: self.step_document(1),
+            "prev_doc": lambda: self.step_document(-1),
+            "next_suggestion": lambda: self.step_suggestion(False),
+            "prev_suggestion": lambda: self.step_suggestion(True),
+            "next_disagreement": lambda: self.step_disagreement(False),
+            "prev_disagreement": lambda: self.step_disagreement(True),
+            "focus_text": self.view.setFocus,
+            "focus_list": self.doc_list.view.setFocus,
+            "filter": self.focus_filter,
+            "undo": self.undo_stack.undo,
+            "redo": self.undo_stack.redo,
+            "toggle_rejected": self.toggle_rejected,
+            "compare": self.show_compare,
+            "statistics": self.show_statistics,
+            "shortcuts": self.show_shortcuts,
+            "settings": self.show_settings,
+            "open_db": self.open_database,
+            "quit": self.close,
+        }
+        acts = shortcuts.install(self, h)
+        acts["toggle_rejected"].setCheckable(True)
+        self.undo_stack.canUndoChanged.connect(acts["undo"].setEnabled)
+        self.undo_stack.canRedoChanged.connect(acts["redo"].setEnabled)
+        acts["undo"].setEnabled(False)
+        acts["redo"].setEnabled(False)
+        self._label_actions: list[QAction] = []
+        return acts
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        groups = {
+            "&File": ["open_db", "settings", None, "quit"],
+            "&Edit": ["undo", "redo"],
+            "&Review": ["accept", "reject", "accept_source", "reject_source", None,
+                        "edit_label", "delete_span", None, "reviewed_next", "skip_next",
+                        "reopen"],
+            "&Navigate": ["next_doc", "prev_doc", None, "next_suggestion", "prev_suggestion",
+                          "next_disagreement", "prev_disagreement", None, "focus_text",
+                          "focus_list", "filter"],
+            "&View": ["compare", "statistics", None, "toggle_rejected"],
+            "&Help": ["shortcuts"],
+        }
+        self.menus = {}
+        for title, ids in groups.items():
+            menu = mb.addMenu(title)
+            self.menus[title.replace("&", "")] = menu
+            for i in ids:
+                if i is None:
+                    menu.addSeparator()
+                elif i in self.actions_:
+                    menu.addAction(self.actions_[i])
+        self.label_menu = self.menus["Edit"].addMenu("Apply &label")
+
+    def _install_optional(self) -> None:
+        """Parts written by teammates: skipped (logged) while they do not exist yet."""
+        try:
+            from .jobs_actions import install_job_actions
+        except ImportError as exc:
+            log.info("jobs menu not available: %s", exc)
+        else:
+            install_job_actions(self)
+
+    # ------------------------------------------------------------------ project / documents
+    def load_project(self) -> None:
+        """(Re)read the schema, the labels' keys and the document list."""
+        schema = self.store.get_schema()
+        if schema is None:
+            from annotator.model import LabelSchema
+
+            schema = LabelSchema(name="(none)")
+        self.palette.set_schema(schema)
+        self.view.set_colors(self.palette.colors())
+        self._install_label_actions()
+        self.setWindowTitle(f"MedAnnotator — {self.store.project} — {self.store.url}")
+        self.doc_list.reload()
+        last = self.store.get_setting("gui.last_doc")
+        if not (last and self.doc_list.select(int(last))):
+            first = self.doc_list.neighbour(None, 1)
+            if first is not None:
+                self.doc_list.select(first)
+
+    def refresh(self) -> None:
+        """Re-read everything from the database (after a background job ended)."""
+        current = self.doc.id if self.doc else None
+        self.load_project()
+        if current is not None and self.doc_list.select(current, emit=False):
+            self.show_document(current)
+
+    def _install_label_actions(self) -> None:
+        for act in self._label_actions:
+            self.removeAction(act)
+            act.deleteLater()
+        self._label_actions = []
+        self.label_menu.clear()
+        for key, label in self.palette.hotkeys.items():
+            name = self.palette.names().get(key, label)
+            for exact in (False, True):
+                act = QAction(f"{name}{' (exact selection)' if exact else ''}", self)
+                act.setShortcuts(shortcuts.label_key_sequences(key, exact))
+                act.triggered.connect(lambda _c=False, lab=label, ex=exact:
+                                      self.apply_label(lab, exact=ex))
+                self.addAction(act)
+                self.label_menu.addAction(act)
+                self._label_actions.append(act)
+
+    def show_document(self, doc_id: int) -> None:
+        """Open a document (its text, spans and status) in the centre."""
+        doc = self.store.get_document(doc_id)
+        self.doc = doc
+        self.view.set_text(doc.text)
+        self._refresh_spans(doc.spans)
+        self.doc_list.select(doc_id, emit=False)
+        self._update_header()
+        if self.store.get_setting("gui.last_doc") != doc_id:
+            self.store.set_setting("gui.last_doc", doc_id)
+
+    def _refresh_spans(self, spans: list[Span], current_id: int | None = None) -> None:
+        assert self.doc is not None
+        self.doc.spans = spans
+        self.view.set_spans(spans, current_id)
+        self.span_table.set_spans(self.doc.text, spans, self.palette.colors(),
+                                  {lab.key: lab.name for lab in
+                                   (self.palette.schema.labels if self.palette.schema else [])})
+        self.span_table.show_current(self.view.current)
+        self.palette.set_counts(Counter(s.label for s in spans if s.status != "rejected"))
+        keep = self.source_combo.currentData()
+        proposed = Counter(s.source for s in spans if s.status == "proposed")
+        self.source_combo.clear()
+        for src in sorted(proposed, key=lambda s: (s not in MODEL_SOURCES_FIRST, s)):
+            self.source_combo.addItem(f"{src}  ({proposed[src]} proposed)", src)
+        i = self.source_combo.findData(keep)
+        self.source_combo.setCurrentIndex(max(0, i))
+
+    def _update_header(self) -> None:
+        if self.doc is None:
+            self.title.setText("No document")
+            return
+        glyph, color = STATUS_GLYPH.get(self.doc.review_status, ("", "#000"))
+        self.title.setText(self.doc.name or f"Document {self.doc.id}")
+        self.badge.setText(f"{glyph} {self.doc.review_status.replace('_', ' ')}")
+        self.badge.setStyleSheet(f"color: {color}; font-weight: 600; padding: 4px 8px;")
+        row = self.doc_list.model.row_of(self.doc.id)
+        self.position_info.setText(f"{row + 1:,} / {len(self.doc_list.model.visible):,}"
+                                   if row >= 0 else "")
+
+    # ------------------------------------------------------------------ EditContext
+    def edited(self, doc_id: int, span_id: int | None = None, *,
+               upsert: Span | None = None, removed: int | None = None,
+               review_status: str | None = None) -> None:
+        """Called by every undo command after its store call, with what the store returned:
+        the view is patched in place (a 1,000-span document is not re-read per keystroke)."""
+        if self.doc is None or self.doc.id != doc_id:
+            self.show_document(doc_id)  # undo/redo follows the change to its document
+        elif upsert is None and removed is None and review_status is None:
+            fresh = self.store.get_document(doc_id)
+            self.doc.review_status = fresh.review_status
+            self._refresh_spans(fresh.spans, span_id)
+            self._update_header()
+        else:
+            if review_status is not None:
+                self.doc.review_status = review_status
+                self._update_header()
+            if upsert is not None or removed is not None:
+                gone = {removed, upsert.id if upsert is not None else None}
+                spans = [s for s in self.doc.spans if s.id not in gone]
+                if upsert is not None:
+                    spans.append(upsert)
+                spans.sort(key=lambda s: (s.start, s.end, s.id or 0))
+                self._refresh_spans(spans, span_id)
+        self.doc_list.model.refresh_doc(doc_id)
+
+    def _push(self, cmd: undo.QUndoCommand) -> None:
+        """Run an edit; the first edit of a 'to do' document marks it in progress."""
+        try:
+            if self.doc is not None and self.doc.review_status == "todo" and not isinstance(
+                    cmd, undo.ReviewStatus):
+                self.undo_stack.beginMacro(cmd.text())
+                try:
+                    self.undo_stack.push(undo.ReviewStatus(self, self.doc.id, "todo",
+                                                           "in_progress"))
+                    self.undo_stack.push(cmd)
+                finally:
+                    self.undo_stack.endMacro()
+            else:
+                self.undo_stack.push(cmd)
+        except Exception as exc:
+            log.exception("edit failed")
+            QMessageBox.warning(self, "Edit failed", str(exc))
+
+    def message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 4000)
+
+    # ------------------------------------------------------------------ edits
+    def apply_label(self, label: str, *, exact: bool = False) -> None:
+        """Label the selection (snapped to words unless ``exact``), or relabel the current
+        span when nothing is selected."""
+        if self.doc is None:
+            return
+        sel = self.view.selection_range()
+        if sel is None:
+            cur = self.view.current
+            if cur is None:
+                self.message("Select some text first, then press a label key")
+            elif cur.label != label or cur.status != "accepted":
+                self._push(undo.UpdateSpan(self, self.doc.id, cur, label=label,
+                                           status="accepted"))
+            return
+        start, end = sel if exact else review.snap_to_words(self.doc.text, *sel)
+        if start >= end:
+            self.message("Nothing to label: the selection is only spaces or punctuation")
+            return
+        same = [s for s in self.doc.spans if (s.start, s.end, s.label) == (start, end, label)
+                and s.fragments is None]
+        if any(s.status == "accepted" for s in same):
+            self.message("Already labelled")
+        elif same:  # pressing the label of a suggestion on its text accepts it
+            self._push(undo.UpdateSpan(self, self.doc.id, same[0], status="accepted"))
+        else:
+            span = Span(start, end, label, source="human", status="accepted",
+                        annotator=self.annotator)
+            self._push(undo.CreateSpan(self, self.doc.id, span))
+        self.view.set_focus_region(None)
+
+    def set_current_status(self, status: str) -> None:
+        cur = self.view.current
+        if self.doc is None or cur is None:
+            self.message("No span under the cursor")
+            return
+        nxt = review.next_suggestion(self.doc.spans, cur.start, current=cur)
+        if cur.status != status:
+            self._push(undo.UpdateSpan(self, self.doc.id, cur, status=status))
+        if nxt is not None and cur.status == "proposed":  # review flow: go on to the next
+            fresh = next((s for s in self.doc.spans if s.id == nxt.id), None)
+            if fresh is not None:
+                self.view.set_current(fresh)
+
+    def current_source(self) -> str | None:
+        cur = self.view.current
+        if cur is not None and cur.status == "proposed":
+            return cur.source
+        return self.source_combo.currentData()
+
+    def set_source_status(self, status: str) -> None:
+        src = self.current_source()
+        if self.doc is None or not src:
+            self.message("No suggestions to act on")
+            return
+        if not any(s.source == src and s.status == "proposed" for s in self.doc.spans):
+            self.message(f"No proposed spans from {src}")
+            return
+        self._push(undo.SourceStatus(self, self.doc.id, src, status))
+        self.message(f"{status.capitalize()} all suggestions of {src}")
+
+    def delete_current(self) -> None:
+        cur = self.view.current
+        if self.doc is None or cur is None:
+            self.message("No span under the cursor")
+            return
+        self._push(undo.DeleteSpan(self, self.doc.id, cur.id))
+
+    def edit_label(self) -> None:
+        cur = self.view.current
+        if self.doc is None or cur is None:
+            self.message("No span under the cursor")
+            return
+        rects = self.view.range_rects(cur.start, cur.end)
+        pt = rects[0].bottomLeft().toPoint() if rects else self.view.rect().center()
+        label = self.palette.popup(self.view.viewport().mapToGlobal(pt), cur.label)
+        if label and label != cur.label:
+            self._push(undo.UpdateSpan(self, self.doc.id, cur, label=label, status="accepted"))
+
+    def set_review_status(self, status: str, *, advance: bool = False) -> None:
+        if self.doc is None:
+            return
+        if self.doc.review_status != status:
+            self.undo_stack.push(undo.ReviewStatus(self, self.doc.id, self.doc.review_status,
+                                                   status))
+        if advance:
+            self.step_document(1)
+
+    # ------------------------------------------------------------------ navigation
+    def step_document(self, step: int) -> None:
+        nxt = self.doc_list.neighbour(self.doc.id if self.doc else None, step)
+        if nxt is None:
+            self.message("No more documents in this list")
+            return
+        self.show_document(nxt)
+
+    def step_suggestion(self, backward: bool) -> None:
+        if self.doc is None:
+            return
+        sp = review.next_suggestion(self.doc.spans, self.view.caret(),
+                                    current=self.view.current, backward=backward)
+        if sp is None:
+            self.message("No more suggestions in this document")
+        else:
+            self.view.set_current(sp)
+
+    def step_disagreement(self, backward: bool) -> None:
+        if self.doc is None:
+            return
+        region = self.view.focus_region
+        pos = region[0] if region else (self.view.caret() - (0 if backward else 1))
+        found = review.next_disagreement(self.doc.spans, pos, backward=backward)
+        if found is None:
+            self.message("No more disagreements in this document")
+        else:
+            self.view.set_focus_region(found)
+
+    def focus_filter(self) -> None:
+        self.doc_list.search.setFocus()
+        self.doc_list.search.selectAll()
+
+    # ------------------------------------------------------------------ reactions
+    def _on_current_span(self, sp: Span | None) -> None:
+        self.span_table.show_current(sp)
+        if sp is None:
+            self.span_info.setText("")
+            return
+        name = self.palette.schema.get(sp.label).name if (
+            self.palette.schema and self.palette.schema.get(sp.label)) else sp.label
+        version = (sp.source_version or "").split(";")[0][:40]
+        parts = [f"<b>{name}</b>", sp.source + (f" ({version})" if version else "")]
+        if sp.score is not None:
+            parts.append(f"score {sp.score:.2f}")
+        parts.append(sp.status)
+        if sp.annotator:
+            parts.append(f"by {sp.annotator}")
+        self.span_info.setText(" · ".join(parts))
+
+    def _on_span_clicked(self, sp: Span) -> None:
+        self.view.set_current(sp)
+        self.view.setFocus()
+
+    def _context_menu(self, pos) -> None:
+        sp = self.view.span_at_point(pos)
+        if sp is not None:
+            self.view.set_current(sp, move_caret=False)
+        menu = self.view.createStandardContextMenu(pos)
+        if sp is not None:
+            menu.insertSeparator(menu.actions()[0] if menu.actions() else None)
+            for i in ("edit_label", "delete_span", "reject", "accept"):
+                menu.insertAction(menu.actions()[0], self.actions_[i])
+        menu.exec(self.view.viewport().mapToGlobal(pos))
+
+    def toggle_rejected(self) -> None:
+        self.view.set_show_rejected(self.actions_["toggle_rejected"].isChecked())
+
+    # ------------------------------------------------------------------ other windows
+    def _panel(self, name: str, build: Callable[[], QWidget]) -> QWidget | None:
+        w = self._panels.get(name)
+        if w is None:
+            try:
+                w = build()
+            except ImportError as exc:
+                self.message(f"{name} is not available yet ({exc})")
+                return None
+            w.setWindowFlag(Qt.WindowType.Window, True)
+            w.resize(1100, 700)
+            self._panels[name] = w
+        return w
+
+    def show_compare(self) -> None:
+        def build() -> QWidget:
+            from .compare_view import CompareView
+
+            w = CompareView(self.store_factory, self)
+            if hasattr(w, "documentRequested"):
+                w.documentRequested.connect(self.show_document)
+            if hasattr(w, "regionActivated"):
+                w.regionActivated.connect(self._goto_region)
+            return w
+
+        w = self._panel("Compare", build)
+        if w is not None:
+            if self.doc is not None:
+                w.show_document(self.doc.id)
+            w.show()
+            w.raise_()
+
+    def _goto_region(self, doc_id: int, start: int, end: int) -> None:
+        if self.doc is None or self.doc.id != doc_id:
+            self.show_document(doc_id)
+        self.view.set_focus_region((start, end))
+        self.activateWindow()
+
+    def show_statistics(self) -> None:
+        def build() -> QWidget:
+            from .stats_view import StatsView
+
+            return StatsView(self.store_factory, self)
+
+        w = self._panel("Statistics", build)
+        if w is not None:
+            w.refresh()
+            w.show()
+            w.raise_()
+
+    def show_settings(self) -> None:
+        try:
+            from .settings_dialog import SettingsDialog
+        except ImportError as exc:
+            self.message(f"Settings are not available yet ({exc})")
+            return
+        first = _first_param(SettingsDialog)
+        if first == "store":
+            dlg = SettingsDialog(self.store, self)
+        elif first == "store_factory":
+            dlg = SettingsDialog(self.store_factory, self)
+        else:
+            dlg = SettingsDialog(self)
+        dlg.exec()
+        self.annotator = review.get_annotator()
+        self.who.setText(f"annotator: {self.annotator}")
+
+    def show_shortcuts(self) -> None:
+        dlg = shortcuts.ShortcutSheet(self.palette.names(), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._sheet = dlg
+        dlg.show()
+
+    def open_database(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a project database", "",
+                                              "SQLite projects (*.sqlite *.db);;All files (*)")
+        if not path:
+            return
+        from db import Store
+
+        self.set_store(Store(path, self.store.project))
+
+    def set_store(self, store: Any) -> None:
+        """Switch to another database (the undo history belongs to the old one)."""
+        self.undo_stack.clear()
+        for w in self._panels.values():
+            w.close()
+        self._panels.clear()
+        self.store = store
+        self.doc = None
+        self.load_project()
+
+
+def _first_param(cls: type) -> str | None:
+    """Name of the first constructor argument after ``self`` (the dialog is a teammate's)."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(cls.__init__).parameters)
+    except (TypeError, ValueError):
+        return None
+    return params[1] if len(params) > 1 else None
+
+
+__all__ = ["MainWindow"]
