@@ -118,6 +118,27 @@ class Span:
             self.fragments = frags
 
     @classmethod
+    def trusted(cls, start: int, end: int, label: str, source: str = Source.HUMAN.value,
+                status: str = Status.ACCEPTED.value, score: float | None = None,
+                source_version: str | None = None, annotator: str | None = None,
+                meta: dict[str, Any] | None = None, id: int | None = None,
+                doc_id: int | None = None) -> Span:
+        """A continuous span built WITHOUT ``__post_init__`` validation: the CALLER HAS
+        VALIDATED it (``start``/``end`` are ``int`` with ``0 <= start < end``, ``label`` is a
+        non-empty str, ``source`` in SOURCES and ``status`` in STATUSES as plain strings).
+
+        For hot bulk paths (import parsers) that check those with plain ints and fall back
+        to the validating constructor when any check fails. Everyone else: use ``Span(...)``.
+        """
+        sp = cls.__new__(cls)
+        sp.__dict__ = {"start": start, "end": end, "label": label, "fragments": None,
+                       "source": source, "source_version": source_version, "score": score,
+                       "status": status, "annotator": annotator,
+                       "meta": {} if meta is None else meta, "id": id, "doc_id": doc_id,
+                       "created_at": None, "updated_at": None}
+        return sp
+
+    @classmethod
     def from_fragments(cls, fragments: Sequence[Fragment], label: str, **kw: Any) -> "Span":
         """Build a span from one or more ``(start, end)`` fragments."""
         frags = sorted((int(s), int(e)) for s, e in fragments)

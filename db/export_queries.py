@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import orjson
-from sqlalchemy import Text, select, type_coerce
+from sqlalchemy import Text, case, select, type_coerce
 
 from annotator.model import Document, Span
 
@@ -64,7 +64,9 @@ def iter_export_documents(
     pos = 0
     with store.engine.connect() as c:
         while True:
-            q = select(*doc_cols).where(D.c.project_id == store.project_id)
+            # "+ 0": walk the primary key by id instead of the project index plus a sort
+            # of the project's documents (see iter_span_tuples)
+            q = select(*doc_cols).where((D.c.project_id + 0) == store.project_id)
             if wanted is not None:
                 chunk_ids = wanted[pos:pos + batch_size]
                 pos += batch_size
@@ -113,33 +115,105 @@ def iter_span_tuples(
     span_source=None,
     batch_size: int = 5000,
 ) -> Iterator[tuple[int, str, list[tuple[int, int, str, bool]]]]:
-    """The lightest export stream: ``(doc_id, text, [(start, end, label, is_discontinuous)])``
-    per document, ordered by id, spans by start, end, id. No dataclasses are built (for
-    exporters that need only offsets and labels, e.g. GLiNER2)."""
+    """The lightest per-document export stream: ``(doc_id, text, [(start, end, label,
+    is_discontinuous)])`` per document, ordered by id, spans by start, end, id. No
+    dataclasses are built (for exporters that need only offsets and labels, e.g. GLiNER2)."""
+    as_bool = (False, True)
+    for docs, span_rows in iter_span_batches(store, review_status=review_status,
+                                             span_status=span_status,
+                                             span_source=span_source, batch_size=batch_size):
+        spans: dict[int, list] = {}
+        group_id, group = None, None
+        for doc_id, start, end, label, disc in span_rows:
+            if doc_id != group_id:
+                group_id, group = doc_id, spans.setdefault(doc_id, [])
+            group.append((start, end, label, as_bool[disc]))
+        for doc_id, text in docs:
+            yield doc_id, text, spans.get(doc_id, [])
+
+
+def iter_span_batches(
+    store: Store,
+    *,
+    review_status=None,
+    span_status=None,
+    span_source=None,
+    batch_size: int = 5000,
+) -> Iterator[tuple[list[tuple[int, str]], list[tuple[int, int, int, str, int]]]]:
+    """The export stream by batches, as driver rows: ``(docs, span_rows)`` with ``docs`` =
+    ``[(id, text)]`` (``batch_size`` at most, ordered by id, after the document filters) and
+    ``span_rows`` = ``[(doc_id, start, end, label, is_discontinuous 0/1)]`` ordered by doc_id,
+    start, end, id (after the span filters). ``span_rows`` covers the batch's id range, so it
+    may hold rows of documents that the filters left out of ``docs``: callers skip those.
+
+    Two plain SQL queries per batch (keyset-paginated by id) on the DBAPI cursor: rows arrive
+    as driver tuples, without SQLAlchemy's per-row processing (SQLite; other databases run
+    the same queries through SQLAlchemy Core).
+    """
     statuses, sources = _as_list(span_status), _as_list(span_source)
     review = _as_list(review_status)
+    if store.engine.dialect.name != "sqlite":
+        yield from _span_batches_core(store, review, statuses, sources, batch_size)
+        return
+    # "+project_id": keep SQLite from answering through the project index and then sorting
+    # every document of the project (text included) by id for each batch; the id range on
+    # the primary key is the cheap plan (about 4x faster here)
+    doc_sql = "SELECT id, text FROM documents WHERE +project_id = ? AND id > ?"
+    if review:
+        doc_sql += f" AND review_status IN ({_marks(review)})"
+    doc_sql += " ORDER BY id LIMIT ?"
+    span_sql = ('SELECT doc_id, start, "end", label, '
+                "fragments IS NOT NULL AND fragments != 'null' "
+                "FROM spans WHERE doc_id >= ? AND doc_id <= ?")
+    span_args: list = []
+    if statuses:
+        span_sql += f" AND status IN ({_marks(statuses)})"
+        span_args += statuses
+    if sources:
+        span_sql += f" AND source IN ({_marks(sources)})"
+        span_args += sources
+    span_sql += ' ORDER BY doc_id, start, "end", id'
+    last = -1
+    with store.engine.connect() as c:
+        cur = c.connection.driver_connection.cursor()
+        try:
+            while True:
+                docs = cur.execute(doc_sql, (store.project_id, last, *(review or ()),
+                                             batch_size)).fetchall()
+                if not docs:
+                    return
+                lo, hi = docs[0][0], docs[-1][0]
+                yield docs, cur.execute(span_sql, (lo, hi, *span_args)).fetchall()
+                last = hi
+        finally:
+            cur.close()
+
+
+def _span_batches_core(store: Store, review, statuses, sources, batch_size: int):
+    """``iter_span_batches`` through SQLAlchemy Core, for any database."""
     last = -1
     with store.engine.connect() as c:
         while True:
-            q = select(D.c.id, D.c.text).where(D.c.project_id == store.project_id,
+            q = select(D.c.id, D.c.text).where((D.c.project_id + 0) == store.project_id,
                                                D.c.id > last)
             if review:
                 q = q.where(D.c.review_status.in_(review))
-            rows = c.execute(q.order_by(D.c.id).limit(batch_size)).all()
-            if not rows:
+            docs = [tuple(r) for r in c.execute(q.order_by(D.c.id).limit(batch_size))]
+            if not docs:
                 return
-            lo, hi = rows[0][0], rows[-1][0]
-            sq = select(S.c.doc_id, S.c.start, S.c.end, S.c.label,
-                        S.c.fragments.is_not(None) & (type_coerce(S.c.fragments, Text) != "null")
-                        ).where(S.c.doc_id >= lo, S.c.doc_id <= hi)
+            lo, hi = docs[0][0], docs[-1][0]
+            disc = case((S.c.fragments.is_not(None)
+                         & (type_coerce(S.c.fragments, Text) != "null"), 1), else_=0)
+            sq = select(S.c.doc_id, S.c.start, S.c.end, S.c.label, disc).where(
+                S.c.doc_id >= lo, S.c.doc_id <= hi)
             if statuses:
                 sq = sq.where(S.c.status.in_(statuses))
             if sources:
                 sq = sq.where(S.c.source.in_(sources))
-            spans: dict[int, list] = {}
-            for doc_id, start, end, label, disc in c.execute(
-                    sq.order_by(S.c.doc_id, S.c.start, S.c.end, S.c.id)).all():
-                spans.setdefault(doc_id, []).append((start, end, label, bool(disc)))
-            for doc_id, text in rows:
-                yield doc_id, text, spans.get(doc_id, [])
+            yield docs, [tuple(r) for r in c.execute(
+                sq.order_by(S.c.doc_id, S.c.start, S.c.end, S.c.id))]
             last = hi
+
+
+def _marks(values: Sequence) -> str:
+    return ", ".join("?" * len(values))

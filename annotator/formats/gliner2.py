@@ -12,7 +12,7 @@ Discontinuous spans cannot be expressed: dropped and counted.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,11 @@ def parse_line(raw: bytes, file: str, lineno: int, errors: Errors) -> Parsed | N
 
 
 class Gliner2Writer:
+    """Writes one record per document. Records are serialised with orjson and written in
+    chunks of ``CHUNK`` records (one ``write`` call each); ``close`` writes the rest."""
+
+    CHUNK = 2000
+
     def __init__(self, out: Path, *, schema: LabelSchema | None = None,
                  descriptions: bool = False, plain_strings: bool = False, **_: Any) -> None:
         self.out = Path(out)
@@ -128,6 +133,10 @@ class Gliner2Writer:
         self.fh = open(self.out, "wb")  # noqa: SIM115 (closed in close())
         self.schema, self.descriptions, self.plain = schema, descriptions, plain_strings
         self.report = Report()
+        self._keys = tuple(schema.keys) if schema else ()
+        self._desc = ({k: d for k, d in schema.descriptions().items() if d}
+                      if descriptions and schema is not None else None)
+        self._buf: list[bytes] = []
 
     def write(self, doc: Document) -> None:
         self.write_spans(doc.text, ((sp.start, sp.end, sp.label, sp.fragments is not None)
@@ -135,12 +144,89 @@ class Gliner2Writer:
 
     def write_spans(self, text: str, spans: Iterable[tuple[int, int, str, bool]]) -> None:
         """Write one record from ``(start, end, label, is_discontinuous)`` tuples."""
-        rec = record_from_spans(text, spans, self.schema, descriptions=self.descriptions,
-                                plain_strings=self.plain, dropped=self.report.dropped)
-        self.fh.write(orjson.dumps(rec) + b"\n")
+        if self.plain:  # de-duplicated surface strings: the general builder
+            rec = record_from_spans(text, spans, self.schema, descriptions=self.descriptions,
+                                    plain_strings=True, dropped=self.report.dropped)
+            n = sum(len(v) for v in rec["output"]["entities"].values())
+        else:  # offsets: the same record as record_from_spans, built inline
+            entities: dict[str, list[Any]] = {k: [] for k in self._keys}
+            n = 0
+            for start, end, label, disc in spans:
+                if disc:
+                    self.report.dropped["discontinuous"] += 1
+                    continue
+                mentions = entities.get(label)
+                if mentions is None:
+                    mentions = entities[label] = []
+                mentions.append({"text": text[start:end], "start": start, "end": end})
+                n += 1
+            output: dict[str, Any] = {"entities": entities}
+            if self._desc is not None:
+                output["entity_descriptions"] = {k: d for k, d in self._desc.items()
+                                                 if k in entities}
+            rec = {"input": text, "output": output}
+        self._buf.append(orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE))
+        if len(self._buf) >= self.CHUNK:
+            self._flush()
         self.report.documents += 1
-        self.report.spans += sum(len(v) for v in rec["output"]["entities"].values())
+        self.report.spans += n
+
+    def write_batch(self, docs: Sequence[tuple[int, str]],
+                    span_rows: Iterable[tuple[int, int, int, str, int]]) -> None:
+        """Write one record per ``(doc_id, text)`` of ``docs``, in order, from ``span_rows``
+        = ``(doc_id, start, end, label, is_discontinuous)`` sorted by doc_id (then start,
+        end, id); rows of documents absent from ``docs`` are skipped. The same records as
+        ``write_spans`` per document, in one pass over the rows."""
+        if self.plain:
+            grouped: dict[int, list] = {}
+            for doc_id, start, end, label, disc in span_rows:
+                grouped.setdefault(doc_id, []).append((start, end, label, disc))
+            for doc_id, text in docs:
+                self.write_spans(text, grouped.get(doc_id, ()))
+            return
+        keys, texts = self._keys, dict(docs)
+        by_doc: dict[int, dict[str, list[Any]]] = {}
+        group_id, entities, text = None, None, ""
+        n = dropped = 0
+        for doc_id, start, end, label, disc in span_rows:
+            if doc_id != group_id:
+                group_id = doc_id
+                text = texts.get(doc_id)
+                entities = None if text is None else by_doc.setdefault(
+                    doc_id, {k: [] for k in keys})
+            if entities is None:
+                continue
+            if disc:
+                dropped += 1
+                continue
+            mentions = entities.get(label)
+            if mentions is None:
+                mentions = entities[label] = []
+            mentions.append({"text": text[start:end], "start": start, "end": end})
+            n += 1
+        buf, dumps, opt, desc = self._buf, orjson.dumps, orjson.OPT_APPEND_NEWLINE, self._desc
+        for doc_id, text in docs:
+            entities = by_doc.get(doc_id)
+            if entities is None:
+                entities = {k: [] for k in keys}
+            output: dict[str, Any] = {"entities": entities}
+            if desc is not None:
+                output["entity_descriptions"] = {k: d for k, d in desc.items() if k in entities}
+            buf.append(dumps({"input": text, "output": output}, option=opt))
+        if dropped:
+            self.report.dropped["discontinuous"] += dropped
+        self.report.documents += len(docs)
+        self.report.spans += n
+        if len(buf) >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.fh.write(b"".join(self._buf))
+        self._buf.clear()
 
     def close(self) -> dict[str, Any]:
-        self.fh.close()
+        try:
+            self._flush()
+        finally:
+            self.fh.close()
         return self.report.as_dict()

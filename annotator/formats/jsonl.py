@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from annotator.model import REVIEW_STATUSES, Document, Span
+from annotator.model import REVIEW_STATUSES, SOURCES, STATUSES, Document, Span
 
 from .base import Errors, Parsed, Report, iter_files, make_span
 
@@ -39,6 +39,7 @@ def span_to_dict(sp: Span) -> dict[str, Any]:
 
 
 _SPAN_KW = ("source", "source_version", "status", "score", "annotator", "meta")
+_SOURCES, _STATUSES = frozenset(SOURCES), frozenset(STATUSES)
 
 
 def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
@@ -66,10 +67,31 @@ def parse_line(raw: bytes, file: str, lineno: int, errors: Errors) -> Parsed | N
         errors.add(f"unknown review_status {status!r}", file=file, line=lineno)
         return None
     text = obj["text"]
+    n = len(text)
     parsed = Parsed(Document(text=text, name=str(obj.get("name") or ""),
                              meta=obj.get("meta") or {}, review_status=status))
     where = f"{file}:{lineno}"
+    spans, wheres = parsed.doc.spans, parsed.where
     for k, s in enumerate(obj.get("spans") or []):
+        # fast path: the common, well-formed continuous span, checked here with plain ints
+        # (the same checks as Span.__post_init__ + make_span); anything else (fragments,
+        # non-int offsets, odd values) goes through the validating path below, which also
+        # words the error
+        if type(s) is dict and not s.get("fragments"):
+            start, end, label = s.get("start"), s.get("end"), s.get("label")
+            source, st = s.get("source"), s.get("status")
+            if source is None:
+                source = "import"
+            if st is None:
+                st = "accepted"
+            if (type(start) is int and type(end) is int and 0 <= start < end <= n
+                    and type(label) is str and label and type(source) is str
+                    and source in _SOURCES and type(st) is str and st in _STATUSES):
+                spans.append(Span.trusted(start, end, label, source, st, s.get("score"),
+                                          s.get("source_version"), s.get("annotator"),
+                                          s.get("meta")))
+                wheres.append(where)
+                continue
         if not isinstance(s, dict) or "label" not in s:
             errors.add(f"span {k}: expected an object with start, end, label",
                        file=file, line=lineno)
