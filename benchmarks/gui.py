@@ -120,10 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from ui import qt_compat
     from ui.main_window import MainWindow
 
-    qt_compat.apply()  # PySide6 6.12 + CPython 3.11: see ui/qt_compat.py
     app = QApplication.instance() or QApplication(sys.argv)
     os.environ["ANNOTATOR_ANNOTATOR"] = "benchmark"
 

@@ -32,10 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     from annotator import compare
     from annotator.samples import seed_sample_project
     from db import Store
-    from ui import qt_compat
     from ui.main_window import MainWindow
 
-    qt_compat.apply()
     app = QApplication.instance() or QApplication(sys.argv)
     tmp = tempfile.mkdtemp(prefix="annotator-shots-")
     store = Store(os.path.join(tmp, "sample.sqlite"), "default")

@@ -1,6 +1,7 @@
 """Work around a PySide6 refcount bug that crashes Python 3.11 ("none_dealloc").
 
-PySide6 6.12 returns ``None`` from void C++ methods without taking a reference to it. On
+PySide6 6.12.0 returns ``None`` from void C++ methods without taking a reference to it
+(pyproject pins ``pyside6<6.12``; this guard covers an environment that has 6.12 anyway). On
 Python >= 3.12 ``None`` is immortal (PEP 683) and nothing happens; on Python 3.11 every call
 such as ``QLabel.setText`` or ``QPainter.drawLine`` lowers ``None``'s refcount by one, and after
 a few thousand calls (a few seconds of painting) the interpreter aborts with "Fatal Python
@@ -44,6 +45,7 @@ def make_none_immortal_if_needed() -> bool:
         return False
     if hasattr(sys, "gettotalrefcount"):  # a debug build: refcount layout differs, skip
         return False
-    ctypes.c_ssize_t.from_address(id(None)).value += _BOOST
+    for singleton in (None, True, False):  # bool conversions leak the same way
+        ctypes.c_ssize_t.from_address(id(singleton)).value += _BOOST
     _applied = True
     return True

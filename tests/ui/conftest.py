@@ -12,9 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 
 from annotator.model import Document, Span
-from ui import qt_compat
-
-qt_compat.apply()  # PySide6 6.12 drops references to None (see ui/qt_compat.py)
+import ui  # noqa: F401  (applies ui.pyside_compat before any widget exists)
 
 
 @pytest.fixture

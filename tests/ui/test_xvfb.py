@@ -28,10 +28,8 @@ APP = textwrap.dedent("""
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
     from db import Store
-    from ui import qt_compat
     from ui.main_window import MainWindow
 
-    qt_compat.apply()
     app = QApplication(sys.argv)
     store = Store(sys.argv[1], "default")
     win = MainWindow(store)
