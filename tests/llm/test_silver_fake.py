@@ -116,7 +116,7 @@ def test_json_schema_rejected_falls_back_to_json_mode_and_remembers(store, fake_
 
 
 def test_dead_endpoint_marks_documents_failed_without_spans(store):
-    from conftest import free_port
+    from netutil import free_port
 
     url = f"http://127.0.0.1:{free_port()}/v1"
     res = run(store, url, max_retries=1, timeout=2)
