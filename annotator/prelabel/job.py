@@ -1,0 +1,189 @@
+"""Batch jobs: pre-label the documents of a project, compute their entity density.
+
+Both are generators yielding :class:`annotator.jobs.Progress` and returning totals. Each
+document's result is committed in ONE transaction (its new proposals replace that source's
+previous proposals, and the document is marked done for the run key) before the job yields,
+so a cancel or Ctrl-C loses at most the documents in flight and a rerun continues.
+
+Run key: ``<source>:<24 hex of sha256(config)>`` where config holds the source version (model
+id or path + content hash of its files, threshold, window mode and sizes) and what else shapes
+the output (labels with descriptions, label map, lexicon entries). Same command, same key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from annotator.errors import AnnotatorError
+from annotator.jobs import Job, Progress
+from annotator.schemas import load_label_map
+
+from .base import DEFAULT_GLINER2_MODEL, DocPrediction, Prelabeler
+from .density import density, summarize
+
+log = logging.getLogger(__name__)
+
+KIND = "prelabel"
+BACKENDS = ("gliner2", "transformers", "lexicon")
+DENSITY_STATUSES = ("accepted", "proposed")
+# what a model raises on one bad input (torch raises RuntimeError); AnnotatorError propagates
+_MODEL_ERRORS = (RuntimeError, ValueError, IndexError, KeyError)
+
+
+def build_prelabeler(store: Any, *, model: str | None = None, backend: str = "gliner2",
+                     threshold: float = 0.5, batch_size: int = 8, window: str = "full",
+                     label_map: str | None = None, device: str = "cpu",
+                     case_insensitive: bool = False, **kw: Any) -> Prelabeler:
+    """The pre-labeler a job runs, configured from the project (schema, accepted spans)."""
+    if backend not in BACKENDS:
+        raise AnnotatorError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if window not in ("full", "middle"):
+        raise AnnotatorError(f"unknown window mode {window!r}; expected full or middle")
+    schema = store.get_schema()
+    if backend == "lexicon":
+        from .lexicon import LexiconPrelabeler
+
+        return LexiconPrelabeler.from_store(store, case_insensitive=case_insensitive)
+    if backend == "gliner2":
+        from .gliner2_backend import GLiNER2Prelabeler
+
+        if schema is None or not schema.labels:
+            raise AnnotatorError("the project has no label schema: set one before pre-labeling "
+                                 "(its labels and descriptions are the GLiNER2 prompt)")
+        return GLiNER2Prelabeler(model or DEFAULT_GLINER2_MODEL, schema.descriptions(),
+                                 threshold=threshold, batch_size=batch_size, window=window,
+                                 device=device, **kw)
+    from .transformers_backend import TransformersPrelabeler
+
+    if not model:
+        raise AnnotatorError("the transformers backend needs --model (a hub id or a folder)")
+    return TransformersPrelabeler(
+        model, label_map=load_label_map(label_map) if label_map else None,
+        schema_keys=schema.keys if schema is not None else None, threshold=threshold,
+        batch_size=batch_size, window=window, device=device, **kw)
+
+
+def _existing_decisions(store: Any, doc_id: int) -> set[tuple[str, int, int]]:
+    doc = store.get_document(doc_id, span_status=["accepted", "rejected"])
+    return {(sp.label, sp.start, sp.end) for sp in doc.spans}
+
+
+def prelabel_job(store: Any, *, model: str | None = None, backend: str = "gliner2",
+                 threshold: float = 0.5, batch_size: int = 8, window: str = "full",
+                 label_map: str | None = None, device: str = "cpu", limit: int | None = None,
+                 doc_ids: Sequence[int] | None = None, case_insensitive: bool = False,
+                 prelabeler: Prelabeler | None = None, **backend_options: Any) -> Job:
+    """Pre-label the project's documents not yet done for this configuration.
+
+    Spans are stored ``proposed`` under the backend's source; that source's earlier proposals
+    on the document are replaced, accepted/rejected spans are never touched, and a proposal
+    identical (label, offsets) to a span a person already accepted or rejected is skipped.
+    ``limit`` caps the documents processed by this call. ``backend_options`` go to the
+    pre-labeler (``max_tokens``, ``overlap``, ``middle_tokens``, ``aggregation``).
+    Returns totals: documents, spans, dropped misaligned, repaired, windows, truncated docs.
+    """
+    pl = prelabeler or build_prelabeler(
+        store, model=model, backend=backend, threshold=threshold, batch_size=batch_size,
+        window=window, label_map=label_map, device=device, case_insensitive=case_insensitive,
+        **backend_options)
+    run_key = pl.run_key()
+    ids = list(doc_ids) if doc_ids is not None else store.document_ids()
+    done = store.done_doc_ids(KIND, run_key)
+    todo = [i for i in ids if i not in done]
+    if limit is not None:
+        todo = todo[:max(0, int(limit))]
+    totals: dict[str, Any] = {
+        "run_key": run_key, "source": pl.source, "source_version": pl.source_version,
+        "docs": 0, "already_done": len(ids) - len([i for i in ids if i not in done]),
+        "spans": 0, "dropped_misaligned": 0, "repaired": 0, "skipped_existing": 0,
+        "unmapped": 0, "windows": 0, "truncated_docs": 0, "failed": 0,
+    }
+    run_id = store.start_run(KIND, {"backend": pl.source, **pl.config(), "limit": limit},
+                             run_key=run_key)
+    status = "failed"
+    step = max(1, int(batch_size))
+    try:
+        yield Progress(0, len(todo), f"{pl.source}: {len(todo)} documents", dict(totals))
+        for i in range(0, len(todo), step):
+            chunk = todo[i:i + step]
+            docs = list(store.iter_documents(ids=chunk, with_spans=False))
+            try:
+                preds = pl.predict_docs([d.text for d in docs])
+            except AnnotatorError:
+                raise
+            except _MODEL_ERRORS as exc:  # a document the model fails on: record it, go on
+                log.warning("batch failed (%s); retrying document by document", exc)
+                preds = [_predict_one(pl, d.text) for d in docs]
+            for doc, pred in zip(docs, preds):
+                if isinstance(pred, BaseException):
+                    store.mark_doc_run(KIND, run_key, doc.id, "failed", error=str(pred)[:2000])
+                    totals["failed"] += 1
+                else:
+                    _store_prediction(store, run_key, doc.id, pl.source, pred, totals)
+                totals["docs"] += 1
+                yield Progress(totals["docs"], len(todo), doc.name or f"document {doc.id}",
+                               dict(totals))
+        status = "done"
+        return totals
+    except GeneratorExit:
+        status = "cancelled"
+        raise
+    finally:
+        store.finish_run(run_id, totals, status=status)
+
+
+def _predict_one(pl: Prelabeler, text: str) -> DocPrediction | BaseException:
+    try:
+        return pl.predict_docs([text])[0]
+    except AnnotatorError:
+        raise
+    except _MODEL_ERRORS as exc:
+        return exc
+
+
+def _store_prediction(store: Any, run_key: str, doc_id: int, source: str,
+                      pred: DocPrediction, totals: dict[str, Any]) -> None:
+    decided = _existing_decisions(store, doc_id)
+    spans = [sp for sp in pred.spans if (sp.label, sp.start, sp.end) not in decided]
+    skipped = len(pred.spans) - len(spans)
+    stats = {**pred.stats(), "spans": len(spans), "skipped_existing": skipped}
+    with store.transaction() as conn:
+        store.replace_proposals(doc_id, source, spans, conn=conn)
+        store.set_density(doc_id, None, conn=conn)  # spans changed: density is stale
+        store.mark_doc_run(KIND, run_key, doc_id, "done", stats=stats, conn=conn)
+    totals["spans"] += len(spans)
+    totals["skipped_existing"] += skipped
+    totals["dropped_misaligned"] += pred.dropped
+    totals["repaired"] += pred.repaired
+    totals["unmapped"] += pred.unmapped
+    totals["windows"] += pred.windows
+    totals["truncated_docs"] += int(pred.truncated)
+
+
+def density_job(store: Any, *, recompute: bool = False,
+                statuses: Sequence[str] = DENSITY_STATUSES, sources: Sequence[str] | None = None,
+                batch_size: int = 200) -> Job:
+    """Compute and store the entity density of documents lacking one (all with ``recompute``).
+
+    Counted spans: status in ``statuses`` (default accepted + proposed, i.e. everything not
+    rejected) and, if given, source in ``sources``. Returns the corpus summary
+    (:func:`annotator.prelabel.density.summarize`) over every document of the project.
+    """
+    summaries = store.document_summaries()
+    todo = [s.id for s in summaries if recompute or s.density is None]
+    done = 0
+    yield Progress(0, len(todo), "density")
+    for i in range(0, len(todo), batch_size):
+        chunk = todo[i:i + batch_size]
+        docs = list(store.iter_documents(ids=chunk, span_status=list(statuses),
+                                         span_source=list(sources) if sources else None))
+        with store.transaction() as conn:
+            for doc in docs:
+                store.set_density(doc.id, density(len(doc.text), doc.spans), conn=conn)
+        done += len(docs)
+        yield Progress(done, len(todo), "density")
+    values = [s.density for s in store.document_summaries()]
+    return {"computed": done, "statuses": list(statuses), "sources": list(sources or []),
+            **summarize(values)}
