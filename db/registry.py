@@ -19,6 +19,7 @@ from .tables import ModelRow
 
 M = ModelRow.__table__
 DEFAULT_MODEL_SETTING = "default_model"
+DEFAULT_BACKEND_SETTING = "default_backend"
 
 
 @dataclass
@@ -89,6 +90,7 @@ def set_default(store: Store, model_id: int) -> ModelInfo:
         c.execute(update(M).where(M.c.project_id == store.project_id).values(is_default=False))
         c.execute(update(M).where(M.c.id == model_id).values(is_default=True))
     store.set_setting(DEFAULT_MODEL_SETTING, info.path)
+    store.set_setting(DEFAULT_BACKEND_SETTING, info.backend)
     info.is_default = True
     return info
 

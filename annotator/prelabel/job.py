@@ -42,6 +42,11 @@ def build_prelabeler(store: Any, *, model: str | None = None, backend: str = "gl
     if window not in ("full", "middle"):
         raise AnnotatorError(f"unknown window mode {window!r}; expected full or middle")
     schema = store.get_schema()
+    if not model and backend != "lexicon":
+        # the project's default model (set from the model registry) when it is of this backend
+        default = store.get_setting("default_model")
+        if default and store.get_setting("default_backend", "gliner2") == backend:
+            model = default
     if backend == "lexicon":
         from .lexicon import LexiconPrelabeler
 

@@ -50,3 +50,21 @@ def test_registry_is_per_project(store, tmp_path):
             set_default(other, list_models(store)[0].id)
     finally:
         other.close()
+
+
+def test_default_model_is_used_by_prelabel_for_its_own_backend(store, tmp_path):
+    from annotator.errors import ModelNotFoundError
+    from annotator.prelabel.job import build_prelabeler
+    from annotator.schemas import load_schema
+
+    store.set_schema(load_schema("posology"))
+    missing = str(tmp_path / "gone-model")
+    register_model(store, ModelInfo(path=missing, base_model="b", backend="transformers"),
+                   make_default=True)
+    # the default is a transformers model: pre-labelling with that backend loads it ...
+    with pytest.raises(ModelNotFoundError, match="gone-model"):
+        build_prelabeler(store, backend="transformers")
+    # ... and the gliner2 backend does not try to load it as a GLiNER2 model
+    with pytest.raises(ModelNotFoundError) as err:
+        build_prelabeler(store, backend="gliner2").load()
+    assert "gone-model" not in str(err.value)
