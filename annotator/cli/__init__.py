@@ -53,6 +53,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("interrupted: finished work is stored; run the same command again to continue",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted: finished work is stored; run the same command again to continue",
               file=sys.stderr)
