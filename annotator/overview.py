@@ -19,6 +19,7 @@ from typing import Any
 from .model import REVIEW_STATUSES, Span
 
 MODEL_SOURCES = ("gliner2", "transformers", "lexicon", "llm_pass1", "llm_pass2")
+DENSITY_STATUSES = ("accepted", "proposed")  # as ``annotator density`` counts by default
 
 
 @dataclass
@@ -41,9 +42,11 @@ class Overview:
     by_status: dict[str, int] = field(default_factory=dict)
     spans_by_label: dict[str, int] = field(default_factory=dict)  # non-rejected, most first
     spans_by_source_status: dict[str, dict[str, int]] = field(default_factory=dict)
-    density_kind: str = ""  # what ``density`` holds (see ``densities``)
-    density: list[float] = field(default_factory=list)
+    density_kind: str = ""  # where ``density`` comes from (see ``densities``)
+    density: list[float] = field(default_factory=list)  # entity density per document, [0, 1]
+    # ``(low, high, documents)``: equal bins over [0, 1] (the last one includes 1.0)
     histogram: list[tuple[float, float, int]] = field(default_factory=list)
+    density_median: float | None = None
     agreement: dict[str, Agreement] = field(default_factory=dict)
     reference_docs: int = 0
 
@@ -71,15 +74,32 @@ def histogram(values: Sequence[float], bins: int = 20) -> list[tuple[float, floa
     return [(lo + i * width, lo + (i + 1) * width, n) for i, n in enumerate(counts)]
 
 
-def densities(store: Any) -> tuple[str, list[float]]:
-    """``(kind, values)``: the densities stored by pre-labeling when any document has one,
-    else non-rejected spans per 1,000 characters."""
-    from db.overview import density_values, spans_per_kchar
+class _Extent:
+    """The part of a span that density needs (``parts``), without building a ``Span``."""
 
-    stored = density_values(store)
-    if stored:
-        return "stored density", stored
-    return "spans per 1,000 characters", spans_per_kchar(store)
+    __slots__ = ("parts",)
+
+    def __init__(self, start: int, end: int, fragments: Any):
+        self.parts = tuple(tuple(f) for f in fragments) if fragments else ((start, end),)
+
+
+def densities(store: Any) -> tuple[str, list[float]]:
+    """``(kind, values)``: the medical-entity density of every non-empty document, in [0, 1]
+    (FineMed's definition, :func:`annotator.prelabel.density.density`: characters covered by
+    the union of the non-rejected spans / characters). A document's stored density
+    (``annotator density``) is used when it has one, else it is computed from its spans;
+    ``kind`` says which: "stored density", "computed density" or
+    "stored + computed density"."""
+    from db.gui_queries import density_inputs
+
+    from .prelabel.density import density
+
+    stored, missing = density_inputs(store, DENSITY_STATUSES)
+    computed = [density(length, [_Extent(*sp) for sp in spans]) for length, spans in missing]
+    values = stored + [v for v in computed if v is not None]
+    kind = ("stored + computed density" if stored and computed
+            else "computed density" if computed else "stored density")
+    return kind, values
 
 
 def _scores(ref: dict[int, list[Span]], pred: dict[int, list[Span]], docs: list[int]
@@ -139,7 +159,10 @@ def compute_overview(store: Any, *, bins: int = 20,
         by_source[source][status] += n
         if status != "rejected":
             labels[label] += n
+    from .prelabel.density import summarize
+
     kind, dens = densities(store)
+    dsum = summarize(dens, bins)
     n_ref, agreement = agreement_with_people(store, max_docs=max_reference_docs)
     return Overview(
         documents=int(st["documents"]),
@@ -149,7 +172,8 @@ def compute_overview(store: Any, *, bins: int = 20,
         spans_by_source_status={s: dict(v) for s, v in sorted(by_source.items())},
         density_kind=kind,
         density=dens,
-        histogram=histogram(dens, bins),
+        histogram=[(b["lo"], b["hi"], b["count"]) for b in dsum["histogram"]],
+        density_median=dsum["median"],
         agreement=agreement,
         reference_docs=n_ref,
     )

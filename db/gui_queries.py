@@ -1,8 +1,9 @@
 """Queries the review desk needs to stay fast on large projects (100k documents).
 
-Measured on 100k documents / 1M spans (SQLite, laptop): ``document_rows`` ~0.2 s where
-``Store.document_summaries`` takes ~1.5 s, because span counts are not computed for every
-document up front; the list asks ``span_counts`` for the rows on screen (~30 ms per 200).
+Measured on 100k documents / 300k spans (SQLite, loaded 2-core VM): ``document_rows``
+~0.08 s where ``Store.document_summaries`` takes ~1.5 s, because span counts are not computed
+for every document up front; the list asks ``span_counts`` for the rows on screen (a few ms
+per 200, from the covering index ``ix_spans_doc_source_status``).
 All functions take a ``db.Store`` and return plain Python values.
 """
 
@@ -12,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 
 from .store import D, S, Store
@@ -21,12 +23,18 @@ _CHUNK = 500
 
 
 def document_rows(store: Store, doc_ids: Sequence[int] | None = None) -> list[DocRow]:
-    """``(id, name, review_status, length, density)`` of the project's documents, by id."""
+    """``(id, name, review_status, length, density)`` of the project's documents, by id.
+
+    The whole list is answered from the covering index ``ix_documents_list`` (migration 0002;
+    the text pages are never read) and fetched with the DB-API cursor's ``fetchall``: the
+    columns need no type processing, and skipping SQLAlchemy's per-row work halves the time
+    (100k rows: ~75 ms instead of ~160 ms).
+    """
     q = (select(D.c.id, D.c.name, D.c.review_status, D.c.length, D.c.density)
          .where(D.c.project_id == store.project_id).order_by(D.c.id))
     with store.engine.connect() as c:
         if doc_ids is None:
-            return [tuple(r) for r in c.execute(q)]
+            return [tuple(r) for r in c.execute(q).cursor.fetchall()]
         out: list[DocRow] = []
         ids = list(doc_ids)
         for i in range(0, len(ids), _CHUNK):
@@ -109,6 +117,38 @@ def matching_doc_ids(
     return result if result is not None else set()
 
 
+def density_inputs(
+    store: Store, statuses: Sequence[str] = ("accepted", "proposed"),
+) -> tuple[list[float], list[tuple[int, list[tuple[int, int, Any]]]]]:
+    """What the statistics view needs to plot entity density (``annotator.overview``):
+    ``(stored, missing)``: the stored ``density`` of each document that has one, and for
+    each non-empty document without one ``(length, [(start, end, fragments), ...])`` of its
+    spans whose status is in ``statuses`` (so that the density can be computed)."""
+    with store.engine.connect() as c:
+        stored = [float(v) for v in c.execute(
+            select(D.c.density).where(D.c.project_id == store.project_id,
+                                      D.c.density.is_not(None))).scalars()]
+        q = (select(D.c.id, D.c.length, S.c.start, S.c.end, S.c.fragments)
+             .select_from(D.outerjoin(S, (S.c.doc_id == D.c.id)
+                                      & S.c.status.in_(list(statuses))))
+             .where(D.c.project_id == store.project_id, D.c.density.is_(None),
+                    D.c.length > 0)
+             .order_by(D.c.id))
+        missing: list[tuple[int, list[tuple[int, int, Any]]]] = []
+        last = None
+        # DB-API rows (300k spans: ~0.3 s instead of ~1 s through SQLAlchemy's processors);
+        # the JSON ``fragments`` column then comes as text on SQLite, "null" for None
+        for doc_id, length, start, end, fragments in c.execute(q).cursor.fetchall():
+            if doc_id != last:
+                missing.append((int(length), []))
+                last = doc_id
+            if start is not None:
+                if isinstance(fragments, (str, bytes)):
+                    fragments = orjson.loads(fragments)
+                missing[-1][1].append((start, end, fragments))
+    return stored, missing
+
+
 def set_span_statuses(store: Store, changes: dict[int, str], *,
                       annotator: str | None = None) -> list[Any]:
     """Give each span id its status in ONE transaction (undo of "accept all of a source");
@@ -120,6 +160,7 @@ def set_span_statuses(store: Store, changes: dict[int, str], *,
 
 __all__ = [
     "all_span_counts",
+    "density_inputs",
     "document_rows",
     "matching_doc_ids",
     "set_span_statuses",

@@ -59,6 +59,9 @@ class DocumentRow(Base):
             name="ck_documents_review_status",
         ),
         Index("ix_documents_project_status", "project_id", "review_status"),
+        # covering index of the GUI's document list (migration 0002)
+        Index("ix_documents_list", "project_id", "id", "name", "review_status", "length",
+              "density"),
     )
 
 
@@ -88,6 +91,8 @@ class SpanRow(Base):
         Index("ix_spans_doc", "doc_id"),
         Index("ix_spans_source_status", "source", "status"),
         Index("ix_spans_label", "label"),
+        # span counts per source of a few documents (migration 0002)
+        Index("ix_spans_doc_source_status", "doc_id", "source", "status"),
     )
 
 

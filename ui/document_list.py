@@ -3,11 +3,15 @@
 The model holds one light tuple per document (``db.gui_queries.document_rows``: no text, no
 spans) and a list of visible row numbers, so filtering and sorting are plain Python list
 operations followed by one model reset (no per-row proxy callbacks). Span counts per source
-are fetched only for the rows on screen, 200 at a time, and cached.
+are fetched only for the rows on screen, 200 at a time, and cached. Rows are in id order, so
+a document's row is found by bisection; the inverse of ``visible`` is built only when the
+list is filtered or sorted, and then once. An edit patches its row from the window's
+in-memory spans (``set_doc_state``), without a query.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
@@ -43,9 +47,17 @@ class DocumentListModel(QAbstractTableModel):
         self._store = store_getter
         self.rows: list[tuple] = []  # (id, name, review_status, length, density)
         self.visible: list[int] = []
-        self.index_of: dict[int, int] = {}  # doc id -> position in rows
+        self._ids: list[int] = []  # ids of rows, ascending
+        self._pos: dict[int, int] | None = None  # position in rows -> visible row (lazy)
+        self._identity = True  # visible == range(len(rows))
         self.counts: dict[int, dict[str, int]] = {}
         self.sources: list[str] = []
+        self._names: list[str] = self.column_names()
+        self.modelAboutToBeReset.connect(self._forget_names)
+        self.modelReset.connect(self._forget_names)
+
+    def _forget_names(self) -> None:
+        self._names = self.column_names()
 
     # ------------------------------------------------------------------ loading
     def reload(self, sources: list[str]) -> None:
@@ -53,35 +65,61 @@ class DocumentListModel(QAbstractTableModel):
 
         self.beginResetModel()
         self.rows = document_rows(self._store())
-        self.index_of = {r[0]: i for i, r in enumerate(self.rows)}
-        self.visible = list(range(len(self.rows)))
+        self._ids = [r[0] for r in self.rows]
+        self._set_visible(list(range(len(self.rows))), identity=True)
         self.counts = {}
         self.sources = list(sources)
         self.endResetModel()
 
+    def _set_visible(self, visible: list[int], *, identity: bool = False) -> None:
+        self.visible = visible
+        self._identity = identity
+        self._pos = None
+
+    def index_of(self, doc_id: int) -> int | None:
+        """Position of ``doc_id`` in ``rows`` (None when not listed)."""
+        i = bisect_left(self._ids, doc_id)
+        return i if i < len(self._ids) and self._ids[i] == doc_id else None
+
     def refresh_doc(self, doc_id: int) -> None:
-        """Re-read one document's row and counts (after an edit)."""
+        """Re-read one document's row and counts from the database."""
         from db.gui_queries import document_rows, span_counts
 
-        i = self.index_of.get(doc_id)
-        if i is None:
+        if self.index_of(doc_id) is None:
             return
         store = self._store()
         fresh = document_rows(store, [doc_id])
-        if fresh:
-            self.rows[i] = fresh[0]
-        self.counts.update(span_counts(store, [doc_id]))
-        new_sources = set(self.counts[doc_id]) - set(self.sources)
-        if new_sources:
-            self.beginResetModel()
-            self.sources = sorted(set(self.sources) | new_sources)
-            self.endResetModel()
+        counts = span_counts(store, [doc_id])[doc_id]
+        self.set_doc_state(doc_id, fresh[0][2] if fresh else None, counts)
+
+    def set_doc_state(self, doc_id: int, review_status: str | None,
+                      counts: dict[str, int] | None) -> None:
+        """Show a document's new review status and non-rejected span counts per source
+        (what the window knows after an edit); one row repaints."""
+        i = self.index_of(doc_id)
+        if i is None:
             return
-        try:
-            r = self.visible.index(i)
-        except ValueError:
-            return
-        self.dataChanged.emit(self.index(r, 0), self.index(r, self.columnCount() - 1))
+        if review_status is not None and self.rows[i][2] != review_status:
+            r = self.rows[i]
+            self.rows[i] = (r[0], r[1], review_status, *r[3:])
+        if counts is not None:
+            self.counts[doc_id] = {k: int(v) for k, v in counts.items() if v}
+            new_sources = set(self.counts[doc_id]) - set(self.sources)
+            if new_sources:
+                self.beginResetModel()
+                self.sources = sorted(set(self.sources) | new_sources)
+                self.endResetModel()
+                return
+        r = self._visible_row(i)
+        if r >= 0:
+            self.dataChanged.emit(self.index(r, 0), self.index(r, self.columnCount() - 1))
+
+    def _visible_row(self, i: int) -> int:
+        if self._identity:
+            return i
+        if self._pos is None:
+            self._pos = {k: r for r, k in enumerate(self.visible)}
+        return self._pos.get(i, -1)
 
     def _ensure_counts(self, r: int) -> None:
         from db.gui_queries import span_counts
@@ -96,9 +134,12 @@ class DocumentListModel(QAbstractTableModel):
     def apply_filter(self, *, status: str | None = None,
                      allowed_ids: set[int] | None = None) -> None:
         self.beginResetModel()
-        self.visible = [i for i, r in enumerate(self.rows)
-                        if (status is None or r[2] == status)
-                        and (allowed_ids is None or r[0] in allowed_ids)]
+        if status is None and allowed_ids is None:
+            self._set_visible(list(range(len(self.rows))), identity=True)
+        else:
+            self._set_visible([i for i, r in enumerate(self.rows)
+                               if (status is None or r[2] == status)
+                               and (allowed_ids is None or r[0] in allowed_ids)])
         self.endResetModel()
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -119,7 +160,8 @@ class DocumentListModel(QAbstractTableModel):
         }
         key = key_fns.get(name) or (lambda i: self.counts.get(self.rows[i][0], {}).get(name, 0))
         self.layoutAboutToBeChanged.emit()
-        self.visible.sort(key=lambda i: (key(i), self.rows[i][0]), reverse=rev)
+        self._set_visible(sorted(self.visible, key=lambda i: (key(i), self.rows[i][0]),
+                                 reverse=rev))
         self.layoutChanged.emit()
 
     # ------------------------------------------------------------------ Qt model API
@@ -146,17 +188,19 @@ class DocumentListModel(QAbstractTableModel):
         return self.rows[self.visible[row]][0]
 
     def row_of(self, doc_id: int) -> int:
-        i = self.index_of.get(doc_id)
-        try:
-            return self.visible.index(i) if i is not None else -1
-        except ValueError:
-            return -1
+        i = self.index_of(doc_id)
+        return -1 if i is None else self._visible_row(i)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        # hot path (a repaint asks ~8 roles of every cell on screen): int roles, shared
+        # colours, column names cached per model reset
+        role = int(role)
+        if role not in _ROLES:
+            return None
         r = self.rows[self.visible[index.row()]]
         col = index.column()
-        name = self.column_names()[col]
-        if role == Qt.ItemDataRole.DisplayRole:
+        name = self._names[col]
+        if role == _DISPLAY:
             if name == "Status":
                 return STATUS_GLYPH.get(r[2], ("?", ""))[0]
             if name == "Name":
@@ -168,13 +212,27 @@ class DocumentListModel(QAbstractTableModel):
             c = self.counts.get(r[0], {})
             n = sum(c.values()) if name == "Spans" else c.get(name, 0)
             return str(n) if n else ""
-        if role == Qt.ItemDataRole.ForegroundRole and name == "Status":
-            return QColor(STATUS_GLYPH.get(r[2], ("", "#000"))[1])
-        if role == Qt.ItemDataRole.TextAlignmentRole and col >= len(FIXED):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{r[1]} · {r[2].replace('_', ' ')} · {r[3]} characters"
-        return None
+        if role == _FOREGROUND:
+            return _status_color(r[2]) if name == "Status" else None
+        if role == _ALIGN:
+            return _RIGHT if col >= len(FIXED) else None
+        return f"{r[1]} · {r[2].replace('_', ' ')} · {r[3]} characters"  # tooltip
+
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ROLES = frozenset((_DISPLAY, _FOREGROUND, _ALIGN, _TOOLTIP))
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_STATUS_COLORS: dict[str, QColor] = {}
+
+
+def _status_color(status: str) -> QColor:
+    c = _STATUS_COLORS.get(status)
+    if c is None:
+        c = _STATUS_COLORS[status] = QColor(STATUS_GLYPH.get(status, ("", "#000"))[1])
+    return c
 
 
 class DocumentList(QWidget):

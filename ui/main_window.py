@@ -7,7 +7,9 @@ committed at once, so closing the window (or a crash) loses nothing already done
 
 from __future__ import annotations
 
+import gc
 import logging
+from bisect import insort
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -225,7 +227,16 @@ class MainWindow(QMainWindow):
         self.view.set_colors(self.palette.colors())
         self._install_label_actions()
         self.setWindowTitle(f"MedAnnotator — {self.store.project} — {self.store.url}")
-        self.doc_list.reload()
+        gc.disable()  # 100k new row tuples would set off full collections (~50 ms)
+        try:
+            self.doc_list.reload()
+        finally:
+            gc.enable()
+        # the long-lived objects (100k list rows, Qt wrappers, modules) leave the cyclic
+        # GC's generations: a full collection no longer scans them (pauses of ~50 ms on
+        # 100k documents, in the middle of a keystroke, otherwise); refcounting still frees
+        # them when the list is reloaded
+        gc.freeze()
         last = self.store.get_setting("gui.last_doc")
         if not (last and self.doc_list.select(int(last))):
             first = self.doc_list.neighbour(None, 1)
@@ -267,22 +278,34 @@ class MainWindow(QMainWindow):
         if self.store.get_setting("gui.last_doc") != doc_id:
             self.store.set_setting("gui.last_doc", doc_id)
 
-    def _refresh_spans(self, spans: list[Span], current_id: int | None = None) -> None:
+    def _refresh_spans(self, spans: list[Span], current_id: int | None = None, *,
+                       upsert: Span | None = None, removed: int | None = None) -> None:
+        """Show ``spans`` (the document's, in order). With ``upsert``/``removed`` only that
+        span changed: the span table patches one row instead of being reset."""
         assert self.doc is not None
         self.doc.spans = spans
         self.view.set_spans(spans, current_id)
-        self.span_table.set_spans(self.doc.text, spans, self.palette.colors(),
-                                  {lab.key: lab.name for lab in
-                                   (self.palette.schema.labels if self.palette.schema else [])})
+        if upsert is None and removed is None:
+            self.span_table.set_spans(self.doc.text, spans, self.palette.colors(), {
+                lab.key: lab.name for lab in
+                (self.palette.schema.labels if self.palette.schema else [])})
+        else:
+            if removed is not None:
+                self.span_table.remove(removed)
+            if upsert is not None:
+                self.span_table.upsert(upsert)
         self.span_table.show_current(self.view.current)
         self.palette.set_counts(Counter(s.label for s in spans if s.status != "rejected"))
         keep = self.source_combo.currentData()
         proposed = Counter(s.source for s in spans if s.status == "proposed")
-        self.source_combo.clear()
-        for src in sorted(proposed, key=lambda s: (s not in MODEL_SOURCES_FIRST, s)):
-            self.source_combo.addItem(f"{src}  ({proposed[src]} proposed)", src)
-        i = self.source_combo.findData(keep)
-        self.source_combo.setCurrentIndex(max(0, i))
+        items = [(f"{src}  ({proposed[src]} proposed)", src) for src in
+                 sorted(proposed, key=lambda s: (s not in MODEL_SOURCES_FIRST, s))]
+        combo = self.source_combo
+        if items != [(combo.itemText(i), combo.itemData(i)) for i in range(combo.count())]:
+            combo.clear()
+            for text, src in items:
+                combo.addItem(text, src)
+            combo.setCurrentIndex(max(0, combo.findData(keep)))
 
     def _update_header(self) -> None:
         if self.doc is None:
@@ -317,10 +340,12 @@ class MainWindow(QMainWindow):
                 gone = {removed, upsert.id if upsert is not None else None}
                 spans = [s for s in self.doc.spans if s.id not in gone]
                 if upsert is not None:
-                    spans.append(upsert)
-                spans.sort(key=lambda s: (s.start, s.end, s.id or 0))
-                self._refresh_spans(spans, span_id)
-        self.doc_list.model.refresh_doc(doc_id)
+                    insort(spans, upsert, key=_span_order)
+                self._refresh_spans(spans, span_id, upsert=upsert, removed=removed)
+        # the list row is patched from memory: no query per keystroke
+        self.doc_list.model.set_doc_state(
+            doc_id, self.doc.review_status,
+            Counter(s.source for s in self.doc.spans if s.status != "rejected"))
 
     def _push(self, cmd: undo.QUndoCommand) -> None:
         """Run an edit; the first edit of a 'to do' document marks it in progress."""
@@ -590,6 +615,10 @@ class MainWindow(QMainWindow):
         self.store = store
         self.doc = None
         self.load_project()
+
+
+def _span_order(s: Span) -> tuple[int, int, int]:
+    return (s.start, s.end, s.id or 0)
 
 
 def _first_param(cls: type) -> str | None:

@@ -1,10 +1,13 @@
 """The spans of the current document as a table: label, text, source, score, status.
 
 Rows are in document order. Clicking (or moving to) a row makes that span the current one.
+An edit patches one row (``upsert``/``remove``: one insert, remove or dataChanged) instead
+of resetting the model, so a 1,000-span table is not rebuilt and repainted per keystroke.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
@@ -19,9 +22,44 @@ COLUMNS = ("Label", "Text", "Source", "Score", "Status")
 _ROOT = QModelIndex()  # the invisible root: these models are flat
 
 
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_USER = int(Qt.ItemDataRole.UserRole)
+_ROLES = frozenset((_DISPLAY, _DECORATION, _FOREGROUND, _FONT, _TOOLTIP, _USER))
+_FONTS: dict[str, QFont] = {}
+_GREY: QBrush | None = None
+_COLORS: dict[str, QColor] = {}
+
+
+def _init_styles() -> None:
+    global _GREY
+    if _GREY is None:  # QFont/QBrush need the application, so built on first model
+        _GREY = QBrush(QColor("#8a8a8a"))
+        for status in ("proposed", "accepted", "rejected"):
+            f = QFont()
+            f.setItalic(status == "proposed")
+            f.setStrikeOut(status == "rejected")
+            _FONTS[status] = f
+
+
+def _color(name: str) -> QColor:
+    c = _COLORS.get(name)
+    if c is None:
+        c = _COLORS[name] = QColor(name)
+    return c
+
+
+def _order(s: Span) -> tuple[int, int, int]:
+    return (s.start, s.end, s.id or 0)
+
+
 class SpanTableModel(QAbstractTableModel):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        _init_styles()
         self.spans: list[Span] = []
         self.text = ""
         self.colors: dict[str, str] = {}
@@ -30,8 +68,29 @@ class SpanTableModel(QAbstractTableModel):
     def set_spans(self, text: str, spans: list[Span]) -> None:
         self.beginResetModel()
         self.text = text
-        self.spans = sorted(spans, key=lambda s: (s.start, s.end, s.id or 0))
+        self.spans = sorted(spans, key=_order)
         self.endResetModel()
+
+    def remove(self, span_id: int | None) -> None:
+        """Drop the row of ``span_id`` (nothing when it is not shown)."""
+        row = self.row_of(span_id)
+        if row >= 0:
+            self.beginRemoveRows(_ROOT, row, row)
+            del self.spans[row]
+            self.endRemoveRows()
+
+    def upsert(self, span: Span) -> None:
+        """Show ``span`` in place of the row with its id, or as a new row, in order."""
+        row = self.row_of(span.id)
+        if row >= 0 and _order(self.spans[row]) == _order(span):
+            self.spans[row] = span
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+            return
+        self.remove(span.id)
+        row = bisect_left(self.spans, _order(span), key=_order)
+        self.beginInsertRows(_ROOT, row, row)
+        self.spans.insert(row, span)
+        self.endInsertRows()
 
     def rowCount(self, parent: QModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(self.spans)
@@ -45,9 +104,14 @@ class SpanTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        # hot path (a repaint asks ~8 roles of every cell on screen): roles are compared as
+        # ints and the fonts/brushes are shared, not rebuilt per call
+        role = int(role)
+        if role not in _ROLES:
+            return None
         sp = self.spans[index.row()]
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             if col == 0:
                 return self.names.get(sp.label, sp.label)
             if col == 1:
@@ -57,26 +121,23 @@ class SpanTableModel(QAbstractTableModel):
             if col == 3:
                 return "" if sp.score is None else f"{sp.score:.2f}"
             return sp.status
-        if role == Qt.ItemDataRole.DecorationRole and col == 0:
-            return QColor(self.colors.get(sp.label, "#dddddd"))
-        if role == Qt.ItemDataRole.ForegroundRole and sp.status == "rejected":
-            return QBrush(QColor("#8a8a8a"))
-        if role == Qt.ItemDataRole.FontRole:
-            f = QFont()
-            f.setItalic(sp.status == "proposed")
-            f.setStrikeOut(sp.status == "rejected")
-            return f
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _DECORATION:
+            return _color(self.colors.get(sp.label, "#dddddd")) if col == 0 else None
+        if role == _FOREGROUND:
+            return _GREY if sp.status == "rejected" else None
+        if role == _FONT:
+            return _FONTS.get(sp.status, _FONTS["accepted"])
+        if role == _TOOLTIP:
             return (f"{sp.label} · {sp.source}"
                     + (f" {sp.source_version}" if sp.source_version else "")
                     + (f" · score {sp.score:.3f}" if sp.score is not None else "")
                     + f" · {sp.status}" + (f" · {sp.annotator}" if sp.annotator else "")
                     + f" · [{sp.start}, {sp.end})")
-        if role == Qt.ItemDataRole.UserRole:
-            return sp
-        return None
+        return sp  # UserRole
 
     def row_of(self, span_id: int | None) -> int:
+        if span_id is None:
+            return -1
         return next((i for i, s in enumerate(self.spans) if s.id == span_id), -1)
 
 
@@ -99,6 +160,8 @@ class SpanTable(QTableView):
         h.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for col, w in ((0, 118), (2, 70), (3, 44), (4, 70)):
             self.setColumnWidth(col, w)
+        # a scroll bar that comes and goes between documents re-lays out the columns
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self._syncing = False
         self.clicked.connect(self._activate)
         self.activated.connect(self._activate)
@@ -111,6 +174,17 @@ class SpanTable(QTableView):
                   names: dict[str, str]) -> None:
         self.model_.colors, self.model_.names = colors, names
         self.model_.set_spans(text, spans)
+        # lay the rows out now rather than on the view's zero-time timer: the table is then
+        # painted once, with its final geometry, instead of twice
+        self.executeDelayedItemsLayout()
+
+    def upsert(self, span: Span) -> None:
+        self.model_.upsert(span)
+        self.executeDelayedItemsLayout()  # painted with the rest of the edit, in one frame
+
+    def remove(self, span_id: int | None) -> None:
+        self.model_.remove(span_id)
+        self.executeDelayedItemsLayout()
 
     def show_current(self, span: Span | None) -> None:
         """Select the row of ``span`` without emitting ``spanActivated``."""

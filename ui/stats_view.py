@@ -28,7 +28,7 @@ STATUS_COLORS = {"reviewed": "#4caf50", "in_progress": "#ffb300", "todo": "#b0be
                  "rejected": "#e57373"}
 METRIC_COLORS = {"precision": "#5c6bc0", "recall": "#26a69a", "f1": "#ef6c00"}
 MAX_LABELS = 15
-HISTOGRAM_BINS = 12
+HISTOGRAM_BINS = 10  # density bins over [0, 1]
 
 
 def _chart(title: str) -> QChart:
@@ -115,7 +115,7 @@ class StatsView(QWidget):
             f"<b>{ov.reviewed} / {ov.documents}</b> documents reviewed "
             f"({100 * ov.progress:.0f}%) · {n_spans} spans · "
             f"{len(ov.spans_by_label)} labels in use · agreement measured on "
-            f"{ov.reference_docs} reference document(s)")
+            f"{ov.reference_docs} reference document(s) · density: {ov.density_kind}")
         return ov
 
     def _set(self, name: str, chart: QChart) -> None:
@@ -169,17 +169,25 @@ class StatsView(QWidget):
         return chart
 
     def _density_chart(self, ov: Overview) -> QChart:
-        chart = _chart("Documents by density")
+        """Histogram of the documents' medical-entity density over [0, 1] (bins of equal
+        width, labelled by their lower bound)."""
+        median = (f", median {ov.density_median:.2f}" if ov.density_median is not None
+                  else "")
+        chart = _chart(f"Documents by entity density ({len(ov.density)} docs{median})")
+        self.views["density"].setToolTip(
+            f"{ov.density_kind or 'density'}: characters covered by the union of the "
+            "non-rejected spans / characters of the document")
         bars = QBarSet("documents")
         bars.setColor(QColor("#26a69a"))
         bars.append([float(n) for _, _, n in ov.histogram])
         series = QBarSeries()
         series.setBarWidth(0.95)
         series.append(bars)
-        cats = [f"{lo:.2g}" for lo, _, _ in ov.histogram]
+        cats = [f"{lo:.2f}".rstrip("0").rstrip(".") if lo else "0" for lo, _, _ in ov.histogram]
         _axes(chart, series, cats, value_title="documents",
               max_value=_nice_max(max((n for _, _, n in ov.histogram), default=1)))
-        chart.axes(Qt.Horizontal)[0].setTitleText(f"{ov.density_kind or 'density'} (bin start)")
+        chart.axes(Qt.Horizontal)[0].setTitleText(
+            "entity density (characters in spans / characters)")
         chart.legend().setVisible(False)
         return chart
 

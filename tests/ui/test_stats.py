@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from annotator import overview
-from annotator.model import Document
+from annotator.model import Document, Span
 
 
 @pytest.fixture
@@ -37,8 +37,11 @@ def test_overview_numbers(reviewed_project):
     assert ov.spans_by_label == {"DRUG": 4, "DISEASE": 1}
     assert ov.spans_by_source_status["gliner2"] == {"accepted": 1, "rejected": 1,
                                                     "proposed": 1}
-    assert ov.density_kind == "stored density" and sorted(ov.density) == [0.1, 0.3]
-    assert [n for _, _, n in ov.histogram] == [1, 1]
+    # stored densities where present; "todo" has none: union of its non-rejected spans
+    # ([0, 8) of 24 characters)
+    assert ov.density_kind == "stored + computed density"
+    assert sorted(ov.density) == pytest.approx([0.1, 0.3, 8 / 24])
+    assert [(lo, hi, n) for lo, hi, n in ov.histogram] == [(0.0, 0.5, 3), (0.5, 1.0, 0)]
     # reference = accepted spans of reviewed docs: d1 {aspirine DRUG, paracetamol DISEASE},
     # d2 {aspirine DRUG}. gliner2 (its rejected suggestion counts): tp 1, fp 1, fn 2.
     g = ov.agreement["gliner2"]
@@ -48,10 +51,23 @@ def test_overview_numbers(reviewed_project):
     assert set(ov.agreement) == {"gliner2", "llm_pass2"}
 
 
-def test_density_falls_back_to_spans_per_kchar(store, make_span):
-    store.import_documents([Document(text="x" * 500, spans=[make_span(0, 1, "A", "gliner2")])])
+def test_density_falls_back_to_union_coverage(store, make_span):
+    """Without a stored density, FineMed's density is computed: characters covered by the
+    union of the non-rejected spans (nested/overlapping ones count once) / characters."""
+    store.import_documents([
+        Document(text="x" * 500, spans=[make_span(0, 10, "A", "gliner2"),
+                                        make_span(5, 20, "B", "llm_pass1"),  # overlaps
+                                        make_span(2, 4, "A", "human"),  # nested
+                                        make_span(100, 200, "A", "gliner2",
+                                                  status="rejected")]),
+        Document(text="y" * 10, name="no spans"),
+        Document(text="z" * 100, name="discontinuous", spans=[  # its fragments only
+            Span(0, 30, "A", fragments=((0, 5), (25, 30)), source="gliner2",
+                 status="proposed")]),
+    ])
     kind, vals = overview.densities(store)
-    assert kind == "spans per 1,000 characters" and vals == [2.0]
+    assert kind == "computed density"
+    assert sorted(vals) == [0.0, pytest.approx(20 / 500), pytest.approx(10 / 100)]
 
 
 def test_histogram_bins():
