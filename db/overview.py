@@ -22,24 +22,6 @@ def span_counts(store: Any) -> list[tuple[str, str, str, int]]:
         return [(lab, src, st, int(n)) for lab, src, st, n in c.execute(q)]
 
 
-def density_values(store: Any) -> list[float]:
-    """The stored ``density`` of every document that has one."""
-    q = select(D.c.density).where(D.c.project_id == store.project_id, D.c.density.is_not(None))
-    with store.engine.connect() as c:
-        return [float(v) for v in c.execute(q).scalars()]
-
-
-def spans_per_kchar(store: Any) -> list[float]:
-    """Non-rejected spans per 1,000 characters, for every non-empty document."""
-    n = (select(S.c.doc_id, func.count().label("n")).where(S.c.status != "rejected")
-         .group_by(S.c.doc_id).subquery())
-    q = (select(D.c.length, func.coalesce(n.c.n, 0))
-         .select_from(D.outerjoin(n, n.c.doc_id == D.c.id))
-         .where(D.c.project_id == store.project_id, D.c.length > 0))
-    with store.engine.connect() as c:
-        return [1000.0 * int(k) / int(length) for length, k in c.execute(q)]
-
-
 def reference_doc_ids(store: Any) -> list[int]:
     """Documents whose accepted spans are a reference: reviewed ones, and those holding
     accepted ``import`` spans (a gold annotation from a file)."""
