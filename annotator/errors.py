@@ -3,8 +3,6 @@ the GUI shows them in a dialog."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 
 class AnnotatorError(ValueError):
     """Base class of every error that is the input's or the user's to fix."""
@@ -13,8 +11,8 @@ class AnnotatorError(ValueError):
 class FormatError(AnnotatorError):
     """Bad input data; the message names the file and line (or record) and what is wrong."""
 
-    def __init__(self, message: str, *, file: Optional[str] = None,
-                 line: Optional[int] = None, record: Optional[str] = None):
+    def __init__(self, message: str, *, file: str | None = None,
+                 line: int | None = None, record: str | None = None):
         self.file, self.line, self.record, self.detail = file, line, record, message
         where = file or ""
         if line is not None:

@@ -10,8 +10,9 @@ unit in flight.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generator, Optional
+from typing import Any
 
 from .errors import CancelledError
 
@@ -19,7 +20,7 @@ from .errors import CancelledError
 @dataclass
 class Progress:
     done: int
-    total: Optional[int] = None
+    total: int | None = None
     message: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
 
@@ -29,8 +30,8 @@ Job = Generator[Progress, None, Any]
 
 def drive(
     job: Job,
-    on_progress: Optional[Callable[[Progress], None]] = None,
-    cancel: Optional[threading.Event] = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> Any:
     """Run a job to the end and return its result.
 

@@ -7,10 +7,11 @@ exactly as stored. Text is never stripped, normalised or re-encoded after import
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
 from .errors import AnnotatorError
 
@@ -72,17 +73,17 @@ class Span:
     start: int
     end: int
     label: str
-    fragments: Optional[tuple[Fragment, ...]] = None
+    fragments: tuple[Fragment, ...] | None = None
     source: str = Source.HUMAN.value
-    source_version: Optional[str] = None
-    score: Optional[float] = None
+    source_version: str | None = None
+    score: float | None = None
     status: str = Status.ACCEPTED.value
-    annotator: Optional[str] = None
+    annotator: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-    id: Optional[int] = None
-    doc_id: Optional[int] = None
-    created_at: Optional[datetime] = None
-    updated_at: Optional[datetime] = None
+    id: int | None = None
+    doc_id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.source, Enum):
@@ -139,7 +140,7 @@ class Span:
         return sp
 
     @classmethod
-    def from_fragments(cls, fragments: Sequence[Fragment], label: str, **kw: Any) -> "Span":
+    def from_fragments(cls, fragments: Sequence[Fragment], label: str, **kw: Any) -> Span:
         """Build a span from one or more ``(start, end)`` fragments."""
         frags = sorted((int(s), int(e)) for s, e in fragments)
         if not frags:
@@ -182,8 +183,8 @@ class Document:
     meta: dict[str, Any] = field(default_factory=dict)
     review_status: str = ReviewStatus.TODO.value
     spans: list[Span] = field(default_factory=list)
-    id: Optional[int] = None
-    density: Optional[float] = None
+    id: int | None = None
+    density: float | None = None
     hash: str = ""
 
     def __post_init__(self) -> None:
@@ -208,7 +209,7 @@ class DocumentSummary:
     name: str
     review_status: str
     length: int
-    density: Optional[float]
+    density: float | None
     n_spans: int = 0
     counts_by_source: dict[str, int] = field(default_factory=dict)
 
@@ -219,7 +220,7 @@ class Label:
     name: str = ""
     description: str = ""
     color: str = "#cccccc"
-    hotkey: Optional[str] = None
+    hotkey: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -240,7 +241,7 @@ class LabelSchema:
     def keys(self) -> list[str]:
         return [lab.key for lab in self.labels]
 
-    def get(self, key: str) -> Optional[Label]:
+    def get(self, key: str) -> Label | None:
         for lab in self.labels:
             if lab.key == key:
                 return lab
@@ -252,7 +253,7 @@ class LabelSchema:
     def descriptions(self) -> dict[str, str]:
         return {lab.key: lab.description for lab in self.labels}
 
-    def with_labels(self, keys: Iterable[str]) -> "LabelSchema":
+    def with_labels(self, keys: Iterable[str]) -> LabelSchema:
         """A copy extended with labels not yet present (used by ``--add-labels``)."""
         labels = list(self.labels)
         for k in keys:
@@ -279,7 +280,7 @@ class LabelSchema:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LabelSchema":
+    def from_dict(cls, data: dict[str, Any]) -> LabelSchema:
         labels = [
             Label(
                 key=d["key"],

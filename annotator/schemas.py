@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources as ir
 from pathlib import Path
-from typing import Optional
 
 from .errors import AnnotatorError
 from .model import LabelSchema
@@ -45,14 +44,14 @@ class LabelMap:
     """Maps foreign labels onto a schema. A value of ``None`` drops the label."""
 
     name: str
-    mapping: dict[str, Optional[str]] = field(default_factory=dict)
-    from_schema: Optional[str] = None
-    to_schema: Optional[str] = None
+    mapping: dict[str, str | None] = field(default_factory=dict)
+    from_schema: str | None = None
+    to_schema: str | None = None
 
     def __contains__(self, label: object) -> bool:
         return label in self.mapping
 
-    def map(self, label: str) -> Optional[str]:
+    def map(self, label: str) -> str | None:
         """The mapped label; labels absent from the map pass through unchanged."""
         return self.mapping.get(label, label)
 

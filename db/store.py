@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from annotator.errors import AnnotatorError
 from annotator.model import (
@@ -102,18 +102,10 @@ def row_to_span(r: Any) -> Span:
 
 def span_snapshot(sp: Span) -> dict[str, Any]:
     """JSON-able state of a span, for the event history and undo."""
-    return {
-        "start": sp.start,
-        "end": sp.end,
-        "label": sp.label,
-        "fragments": [list(f) for f in sp.fragments] if sp.fragments else None,
-        "source": sp.source,
-        "source_version": sp.source_version,
-        "score": sp.score,
-        "status": sp.status,
-        "annotator": sp.annotator,
-        "meta": sp.meta or None,
-    }
+    row = span_to_row(sp, 0, None)  # type: ignore[arg-type]
+    for key in ("doc_id", "created_at", "updated_at"):
+        del row[key]
+    return row
 
 
 SPAN_COLUMNS = [S.c[n] for n in (
@@ -125,7 +117,7 @@ SPAN_COLUMNS = [S.c[n] for n in (
 class Store:
     """One project inside one database."""
 
-    def __init__(self, db: Optional[str] = None, project: str = "default", *, create: bool = True):
+    def __init__(self, db: str | None = None, project: str = "default", *, create: bool = True):
         self.url = resolve_url(db)
         self.engine = make_engine(self.url)
         migrate(self.engine)
@@ -136,14 +128,14 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self, conn: Optional[Connection] = None) -> Iterator[Connection]:
+    def transaction(self, conn: Connection | None = None) -> Iterator[Connection]:
         """A transaction; nested use with an existing ``conn`` joins it."""
         if conn is not None:
             yield conn
@@ -167,12 +159,12 @@ class Store:
             return list(c.execute(select(P.c.name).order_by(P.c.name)).scalars())
 
     # ------------------------------------------------------------------ schema / settings
-    def get_schema(self) -> Optional[LabelSchema]:
+    def get_schema(self) -> LabelSchema | None:
         with self.engine.connect() as c:
             data = c.execute(select(P.c.schema).where(P.c.id == self.project_id)).scalar()
         return LabelSchema.from_dict(data) if data else None
 
-    def set_schema(self, schema: LabelSchema, conn: Optional[Connection] = None) -> None:
+    def set_schema(self, schema: LabelSchema, conn: Connection | None = None) -> None:
         with self.transaction(conn) as c:
             c.execute(update(P).where(P.c.id == self.project_id).values(schema=schema.to_dict()))
 
@@ -195,9 +187,9 @@ class Store:
         docs: Iterable[Document],
         *,
         skip_duplicates: bool = True,
-        conn: Optional[Connection] = None,
+        conn: Connection | None = None,
         batch_size: int = 2000,
-        progress: Optional[Callable[[int], None]] = None,
+        progress: Callable[[int], None] | None = None,
     ) -> ImportResult:
         """Insert documents with their spans in ONE transaction: all or nothing.
 
@@ -263,19 +255,19 @@ class Store:
         res = self.import_documents([doc], skip_duplicates=False)
         return res.doc_ids[0]
 
-    def _doc_filter(self, review_status: Optional[str | Sequence[str]] = None):
+    def _doc_filter(self, review_status: str | Sequence[str] | None = None):
         cond = [D.c.project_id == self.project_id]
         if review_status:
             statuses = [review_status] if isinstance(review_status, str) else list(review_status)
             cond.append(D.c.review_status.in_(statuses))
         return and_(*cond)
 
-    def count_documents(self, review_status: Optional[str | Sequence[str]] = None) -> int:
+    def count_documents(self, review_status: str | Sequence[str] | None = None) -> int:
         with self.engine.connect() as c:
             return int(c.execute(select(func.count()).select_from(D)
                                  .where(self._doc_filter(review_status))).scalar())
 
-    def document_ids(self, review_status: Optional[str | Sequence[str]] = None) -> list[int]:
+    def document_ids(self, review_status: str | Sequence[str] | None = None) -> list[int]:
         with self.engine.connect() as c:
             return list(c.execute(select(D.c.id).where(self._doc_filter(review_status))
                                   .order_by(D.c.id)).scalars())
@@ -312,8 +304,8 @@ class Store:
     def iter_documents(
         self,
         *,
-        ids: Optional[Sequence[int]] = None,
-        review_status: Optional[str | Sequence[str]] = None,
+        ids: Sequence[int] | None = None,
+        review_status: str | Sequence[str] | None = None,
         span_status=None,
         span_source=None,
         with_spans: bool = True,
@@ -362,8 +354,8 @@ class Store:
             c.execute(update(D).where(D.c.id == doc_id).values(review_status=status,
                                                                updated_at=_now()))
 
-    def set_density(self, doc_id: int, density: Optional[float],
-                    conn: Optional[Connection] = None) -> None:
+    def set_density(self, doc_id: int, density: float | None,
+                    conn: Connection | None = None) -> None:
         with self.transaction(conn) as c:
             c.execute(update(D).where(D.c.id == doc_id).values(density=density))
 
@@ -376,18 +368,18 @@ class Store:
 
     # ------------------------------------------------------------------ spans
     def _event(self, c: Connection, span_id: int, doc_id: int, action: str,
-               before: Optional[dict], after: Optional[dict], annotator: Optional[str]) -> None:
+               before: dict | None, after: dict | None, annotator: str | None) -> None:
         c.execute(insert(E).values(span_id=span_id, doc_id=doc_id, action=action, before=before,
                                    after=after, annotator=annotator, at=_now()))
 
-    def get_span(self, span_id: int, conn: Optional[Connection] = None) -> Span:
+    def get_span(self, span_id: int, conn: Connection | None = None) -> Span:
         with self.transaction(conn) as c:
             r = c.execute(select(*SPAN_COLUMNS).where(S.c.id == span_id)).first()
         if r is None:
             raise StoreError(f"no span {span_id}")
         return row_to_span(r)
 
-    def add_span(self, doc_id: int, span: Span, *, conn: Optional[Connection] = None) -> Span:
+    def add_span(self, doc_id: int, span: Span, *, conn: Connection | None = None) -> Span:
         """Store one span after checking it fits its text; returns it with its id."""
         with self.transaction(conn) as c:
             n = self._doc_length(c, doc_id)
@@ -406,7 +398,7 @@ class Store:
         return span
 
     def add_spans(self, doc_id: int, spans: Sequence[Span], *,
-                  conn: Optional[Connection] = None) -> int:
+                  conn: Connection | None = None) -> int:
         """Bulk insert spans for a document (no per-span events: batch jobs record runs)."""
         if not spans:
             return 0
@@ -422,7 +414,7 @@ class Store:
 
     def replace_proposals(
         self, doc_id: int, source: str, spans: Sequence[Span], *,
-        conn: Optional[Connection] = None,
+        conn: Connection | None = None,
     ) -> int:
         """Replace the ``proposed`` spans of ``source`` on a document by ``spans``.
 
@@ -434,9 +426,9 @@ class Store:
             return self.add_spans(doc_id, spans, conn=c)
 
     def update_span(
-        self, span_id: int, *, label: Optional[str] = None, status: Optional[str] = None,
-        start: Optional[int] = None, end: Optional[int] = None,
-        annotator: Optional[str] = None, conn: Optional[Connection] = None,
+        self, span_id: int, *, label: str | None = None, status: str | None = None,
+        start: int | None = None, end: int | None = None,
+        annotator: str | None = None, conn: Connection | None = None,
     ) -> Span:
         """Change a span's label, status or offsets; the change is recorded in the history."""
         with self.transaction(conn) as c:
@@ -461,7 +453,7 @@ class Store:
                         annotator)
         return new
 
-    def delete_span(self, span_id: int, *, annotator: Optional[str] = None) -> Span:
+    def delete_span(self, span_id: int, *, annotator: str | None = None) -> Span:
         """Delete a span; its last state stays in the history and is returned (for undo)."""
         with self.engine.begin() as c:
             old = self.get_span(span_id, conn=c)
@@ -471,7 +463,7 @@ class Store:
 
     def set_source_status(
         self, doc_id: int, source: str, status: str, *, from_status: str = "proposed",
-        annotator: Optional[str] = None,
+        annotator: str | None = None,
     ) -> list[int]:
         """Accept or reject all ``from_status`` spans of one source on a document.
         Returns the ids changed."""
@@ -494,8 +486,8 @@ class Store:
                 DR.c.kind == kind, DR.c.run_key == run_key, DR.c.status == status)).scalars())
 
     def mark_doc_run(self, kind: str, run_key: str, doc_id: int, status: str, *,
-                     error: Optional[str] = None, stats: Optional[dict] = None,
-                     conn: Optional[Connection] = None) -> None:
+                     error: str | None = None, stats: dict | None = None,
+                     conn: Connection | None = None) -> None:
         with self.transaction(conn) as c:
             c.execute(delete(DR).where(DR.c.kind == kind, DR.c.run_key == run_key,
                                        DR.c.doc_id == doc_id))
@@ -507,7 +499,7 @@ class Store:
             return [dict(r._mapping) for r in
                     c.execute(select(DR).where(DR.c.doc_id == doc_id).order_by(DR.c.id))]
 
-    def start_run(self, kind: str, config: dict, run_key: Optional[str] = None) -> int:
+    def start_run(self, kind: str, config: dict, run_key: str | None = None) -> int:
         with self.engine.begin() as c:
             return int(c.execute(insert(R).values(
                 project_id=self.project_id, kind=kind, run_key=run_key, config=config, stats={},
@@ -518,7 +510,7 @@ class Store:
             c.execute(update(R).where(R.c.id == run_id).values(stats=stats, status=status,
                                                                finished_at=_now()))
 
-    def runs(self, kind: Optional[str] = None) -> list[dict[str, Any]]:
+    def runs(self, kind: str | None = None) -> list[dict[str, Any]]:
         q = select(R).where(R.c.project_id == self.project_id)
         if kind:
             q = q.where(R.c.kind == kind)
@@ -562,7 +554,7 @@ class Store:
         }
 
 
-def open_store(db: Optional[str] = None, project: str = "default") -> Store:
+def open_store(db: str | None = None, project: str = "default") -> Store:
     return Store(db, project)
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -34,7 +34,7 @@ class ProjectRow(Base):
     __tablename__ = "projects"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    schema: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    schema: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -49,7 +49,7 @@ class DocumentRow(Base):
     review_status: Mapped[str] = mapped_column(String(20), default="todo")
     hash: Mapped[str] = mapped_column(String(64))
     length: Mapped[int] = mapped_column(Integer)
-    density: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    density: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     __table_args__ = (
@@ -72,20 +72,21 @@ class SpanRow(Base):
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
     label: Mapped[str] = mapped_column(String(200))
-    fragments: Mapped[Optional[list]] = mapped_column(JSON, nullable=True)
+    fragments: Mapped[list | None] = mapped_column(JSON, nullable=True)
     source: Mapped[str] = mapped_column(String(20))
-    source_version: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
-    score: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    source_version: Mapped[str | None] = mapped_column(Text, nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
     status: Mapped[str] = mapped_column(String(20))
-    annotator: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
-    meta: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    annotator: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     __table_args__ = (
         CheckConstraint("start >= 0 AND start < \"end\"", name="ck_spans_offsets"),
         CheckConstraint("status IN ('proposed','accepted','rejected')", name="ck_spans_status"),
         CheckConstraint(
-            "source IN ('human','import','gliner2','transformers','lexicon','llm_pass1','llm_pass2')",
+            "source IN ('human','import','gliner2','transformers','lexicon',"
+            "'llm_pass1','llm_pass2')",
             name="ck_spans_source",
         ),
         Index("ix_spans_doc", "doc_id"),
@@ -104,9 +105,9 @@ class SpanEventRow(Base):
     span_id: Mapped[int] = mapped_column(Integer)
     doc_id: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(20))  # create, update, delete, restore
-    before: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
-    after: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
-    annotator: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    annotator: Mapped[str | None] = mapped_column(String(200), nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     __table_args__ = (Index("ix_span_events_doc", "doc_id"),)
 
@@ -121,8 +122,8 @@ class DocRunRow(Base):
     run_key: Mapped[str] = mapped_column(String(128))
     doc_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20))  # done, failed
-    error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
-    stats: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     __table_args__ = (
         UniqueConstraint("kind", "run_key", "doc_id", name="uq_doc_runs"),
@@ -137,12 +138,12 @@ class RunRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
-    run_key: Mapped[Optional[str]] = mapped_column(String(128), nullable=True)
+    run_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="running")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class LLMCallRow(Base):
@@ -155,10 +156,10 @@ class LLMCallRow(Base):
     pass_no: Mapped[int] = mapped_column(Integer)
     window: Mapped[int] = mapped_column(Integer, default=0)
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
-    response: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
-    usage: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
-    hallucinations: Mapped[Optional[list]] = mapped_column(JSON, nullable=True)
-    error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    hallucinations: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     __table_args__ = (Index("ix_llm_calls_doc", "doc_id", "run_key"),)
 

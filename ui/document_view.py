@@ -73,8 +73,8 @@ class OffsetMap:
 
 
 def lanes(spans: Iterable[Span]) -> dict[int, int]:
-    """Lane (0 = nearest the text) of each span, keyed by ``id(span)``: overlapping spans never share a lane;
-    longer (outer) spans take the lower lanes."""
+    """Lane (0 = nearest the text) of each span, keyed by ``id(span)``: overlapping spans never
+    share a lane; longer (outer) spans take the lower lanes."""
     lane_end: list[int] = []
     out: dict[int, int] = {}
     for sp in sorted(spans, key=lambda s: (s.start, -s.end, s.id or 0)):

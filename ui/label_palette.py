@@ -52,7 +52,8 @@ class LabelPalette(QListWidget):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setUniformItemSizes(True)
         self.setSpacing(1)
-        self.itemClicked.connect(lambda it: self.labelChosen.emit(it.data(Qt.ItemDataRole.UserRole)))
+        self.itemClicked.connect(
+            lambda it: self.labelChosen.emit(it.data(Qt.ItemDataRole.UserRole)))
 
     def set_schema(self, schema: LabelSchema | None) -> None:
         self.schema = schema

@@ -170,3 +170,15 @@ def iter_files(root: Path, suffix: str) -> Iterator[Path]:
     if not root.exists():
         raise FormatError("no such file or folder", file=str(root))
     yield from sorted(p for p in root.rglob(f"*{suffix}") if p.is_file())
+
+
+def iter_jsonl(root: Path, parse_line: Any, errors: Errors) -> Iterator[Any]:
+    """Parse every non-blank line of the ``.jsonl`` files at ``root`` with
+    ``parse_line(raw_bytes, file, lineno, errors)``, yielding what it returns (None = skipped)."""
+    for f in iter_files(root, ".jsonl"):
+        with open(f, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                if raw.strip():
+                    parsed = parse_line(raw, str(f), lineno, errors)
+                    if parsed is not None:
+                        yield parsed

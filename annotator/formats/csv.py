@@ -2,8 +2,9 @@
 (the NER-pipeline card's ``mydata.csv``: ``ori_review``, ``minor_col``, ``gender_col``).
 
 Each string is located in the text: every occurrence, word-boundary aware (``"il"`` is not
-found inside ``"fil"``), case-sensitive first, else ignoring case; a string found nowhere is an error naming the row. The text cell is
-never stripped; the span strings are (they are search keys, not text).
+found inside ``"fil"``), case-sensitive first, else ignoring case; a string found nowhere
+is an error naming the row. The text cell is never stripped; the span strings are (they are
+search keys, not text).
 Export writes the text column and one column per label with the distinct surfaces.
 """
 

@@ -20,7 +20,7 @@ import orjson
 
 from annotator.model import Document, LabelSchema
 
-from .base import Errors, Parsed, Report, find_all, iter_files, make_span
+from .base import Errors, Parsed, Report, find_all, iter_jsonl, make_span
 
 
 def to_record(doc: Document, schema: LabelSchema | None, *, descriptions: bool = False,
@@ -61,13 +61,7 @@ def record_from_spans(text: str, spans: Iterable[tuple[int, int, str, bool]],
 
 
 def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
-    for f in iter_files(path, ".jsonl"):
-        with open(f, "rb") as fh:
-            for lineno, raw in enumerate(fh, 1):
-                if raw.strip():
-                    p = parse_line(raw, str(f), lineno, errors)
-                    if p is not None:
-                        yield p
+    return iter_jsonl(path, parse_line, errors)
 
 
 def parse_line(raw: bytes, file: str, lineno: int, errors: Errors) -> Parsed | None:

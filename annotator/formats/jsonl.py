@@ -15,7 +15,7 @@ import orjson
 
 from annotator.model import REVIEW_STATUSES, SOURCES, STATUSES, Document, Span
 
-from .base import Errors, Parsed, Report, iter_files, make_span
+from .base import Errors, Parsed, Report, iter_jsonl, make_span
 
 
 def doc_to_dict(doc: Document) -> dict[str, Any]:
@@ -43,14 +43,7 @@ _SOURCES, _STATUSES = frozenset(SOURCES), frozenset(STATUSES)
 
 
 def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
-    for f in iter_files(path, ".jsonl"):
-        with open(f, "rb") as fh:
-            for lineno, raw in enumerate(fh, 1):
-                if not raw.strip():
-                    continue
-                parsed = parse_line(raw, str(f), lineno, errors)
-                if parsed is not None:
-                    yield parsed
+    return iter_jsonl(path, parse_line, errors)
 
 
 def parse_line(raw: bytes, file: str, lineno: int, errors: Errors) -> Parsed | None:

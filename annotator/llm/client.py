@@ -232,8 +232,8 @@ class ChatClient:
                 choice = resp.choices[0] if resp.choices else None
                 content = choice.message.content if choice and choice.message else None
                 try:
-                    answer = parse_answer(content, labels,
-                                          truncated=bool(choice and choice.finish_reason == "length"))
+                    truncated = bool(choice and choice.finish_reason == "length")
+                    answer = parse_answer(content, labels, truncated=truncated)
                 except InvalidOutputError as exc:
                     err = InvalidAnswerError(f"invalid answer: {exc}")
                 else:

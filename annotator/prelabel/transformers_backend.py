@@ -30,7 +30,8 @@ _EDGE_MARGIN = 4
 
 
 def split_tag(tag: str) -> tuple[str, str]:
-    """``'B-DRUG'`` -> ``('B', 'DRUG')``; ``'O'`` -> ``('O', '')``; ``'DRUG'`` -> ``('I', 'DRUG')``."""
+    """``'B-DRUG'`` -> ``('B', 'DRUG')``; ``'O'`` -> ``('O', '')``;
+    ``'DRUG'`` -> ``('I', 'DRUG')``."""
     if tag in ("O", "", None):
         return "O", ""
     if len(tag) > 2 and tag[1] in "-_" and tag[0] in "BIESLU":

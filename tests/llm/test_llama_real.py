@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 def test_two_passes_against_real_llama_server(store, llama_server):
     url, _log = llama_server
     ids = store.document_ids()[:2]
-    kw = {"base_url": url, "model": MODEL_NAME, "schema": "finemed-fr", "doc_ids": ids, "concurrency": 2,
+    kw = {"base_url": url, "model": MODEL_NAME, "schema": "finemed-fr", "doc_ids": ids,
+          "concurrency": 2,
               "max_tokens": 128, "max_entities": 3, "max_retries": 1, "timeout": 120,
               "retry_base_delay": 0.1}
     res = drive(silver_job(store, **kw))

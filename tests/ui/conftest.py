@@ -11,8 +11,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-from annotator.model import Document, Span
 import ui  # noqa: F401  (applies ui.pyside_compat before any widget exists)
+from annotator.model import Document, Span
 
 
 @pytest.fixture

@@ -63,7 +63,8 @@ def upgrade() -> None:
         sa.CheckConstraint('start >= 0 AND start < "end"', name="ck_spans_offsets"),
         sa.CheckConstraint("status IN ('proposed','accepted','rejected')", name="ck_spans_status"),
         sa.CheckConstraint(
-            "source IN ('human','import','gliner2','transformers','lexicon','llm_pass1','llm_pass2')",
+            "source IN ('human','import','gliner2','transformers','lexicon',"
+            "'llm_pass1','llm_pass2')",
             name="ck_spans_source",
         ),
     )
