@@ -7,6 +7,15 @@ into words (``processor.word_splitter``, lower-cased) and *each word* is tokeniz
 positions crashes on a long text. We therefore count each document in exactly those tokens,
 give each window ``positions - prompt tokens - the '.' gliner2 appends`` tokens, run the
 windows in batches, and map the character offsets back.
+
+Performance (measured by ``benchmarks/prelabel.py``): on CPU the encoder forward pass is
+almost all of the engine's time once the model's scores are meaningful; the engine builds the
+label schema once, runs windows longest first in batches (little padding) and calls gliner2's
+batched path once per ``predict_docs``. ``quantize`` selects a faster, approximate encoder
+(CPU only; scores change slightly, so it is part of ``source_version``): ``"int8"`` = dynamic
+int8 quantization (``torch.ao.quantization.quantize_dynamic``) of the encoder's Linear layers;
+``"bf16"`` = the encoder run under ``torch.autocast(bfloat16)`` (weights stay float32, its
+output is cast back to float32 for the span heads).
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ log = logging.getLogger(__name__)
 
 # a window must keep at least this many text tokens after the label prompt
 MIN_TEXT_TOKENS = 32
+QUANTIZE_MODES = ("int8", "bf16")
 
 
 def load_gliner2(model: str, device: str = "cpu") -> Any:
@@ -38,6 +48,56 @@ def load_gliner2(model: str, device: str = "cpu") -> Any:
     extractor.to(dev)
     extractor.eval()
     return extractor
+
+
+def _autocast_encoder(encoder: Any) -> Any:
+    """``encoder`` run under CPU bfloat16 autocast, returning float32 hidden states."""
+    import torch
+
+    class AutocastEncoder(torch.nn.Module):
+        def __init__(self, inner: Any):
+            super().__init__()
+            self.inner = inner
+            self.config = getattr(inner, "config", None)
+
+        def forward(self, *args: Any, **kwargs: Any) -> Any:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                out = self.inner(*args, **kwargs)
+            out.last_hidden_state = out.last_hidden_state.float()
+            return out
+
+    return AutocastEncoder(encoder)
+
+
+def quantize_encoder(extractor: Any, mode: str, *, copy: bool = True) -> Any:
+    """A copy of ``extractor`` with a faster, approximate encoder (see ``QUANTIZE_MODES``).
+
+    ``"int8"``: the encoder's Linear layers dynamically quantized (int8 weights, activations
+    quantized per batch at run time); ``"bf16"``: the encoder under bfloat16 autocast. CPU
+    only; the span/count heads stay in float32. With ``copy`` (default) the given extractor
+    is left untouched and a deep copy is changed; else it is changed in place.
+    """
+    import copy as copying
+    import warnings
+
+    import torch
+
+    if mode not in QUANTIZE_MODES:
+        raise AnnotatorError(f"unknown quantization {mode!r}; expected one of "
+                             f"{', '.join(QUANTIZE_MODES)}")
+    if next(extractor.parameters()).device.type != "cpu":
+        raise AnnotatorError(f"--quantize {mode} runs on the CPU only (use --device cpu)")
+    q = copying.deepcopy(extractor) if copy else extractor
+    if mode == "bf16":
+        q.encoder = _autocast_encoder(q.encoder)
+    else:
+        from torch.ao.quantization import quantize_dynamic
+
+        with warnings.catch_warnings():  # torch deprecates eager-mode quantization (works)
+            warnings.simplefilter("ignore")
+            q.encoder = quantize_dynamic(q.encoder, {torch.nn.Linear}, dtype=torch.qint8)
+    q.eval()
+    return q
 
 
 def entity_types(labels: Mapping[str, str] | Sequence[str]) -> dict[str, Any]:
@@ -55,7 +115,8 @@ class GLiNER2Prelabeler(Prelabeler):
     def __init__(self, model: str, labels: Mapping[str, str] | Sequence[str], *,
                  threshold: float = 0.5, batch_size: int = 8, window: str = "full",
                  device: str = "cpu", max_tokens: int = 512, overlap: int = 64,
-                 middle_tokens: int = 512, extractor: Any = None):
+                 middle_tokens: int = 512, extractor: Any = None,
+                 quantize: str | None = None):
         if not labels:
             raise AnnotatorError("no labels to extract: the project schema has no labels")
         self.model_ref = model
@@ -65,14 +126,22 @@ class GLiNER2Prelabeler(Prelabeler):
         self.window = window
         self.overlap = int(overlap)
         self.middle_tokens = int(middle_tokens)
+        self.quantize = quantize or None
+        if self.quantize is not None and self.quantize not in QUANTIZE_MODES:
+            raise AnnotatorError(f"unknown quantization {quantize!r}; expected one of "
+                                 f"{', '.join(QUANTIZE_MODES)}")
         self.extractor = extractor if extractor is not None else load_gliner2(model, device)
+        if self.quantize:  # a shared extractor is copied, one loaded here changed in place
+            self.extractor = quantize_encoder(self.extractor, self.quantize,
+                                              copy=extractor is not None)
         proc = self.extractor.processor
         self._proc = proc
         self._cache: dict[str, int] = {}
         enc_cfg = getattr(getattr(self.extractor, "encoder", None), "config", None)
         positions = getattr(enc_cfg, "max_position_embeddings", None) or max_tokens
         self.positions = min(int(max_tokens), int(positions))
-        schema = self.extractor.create_schema().entities(self.labels).build()
+        self._schema = self.extractor.create_schema().entities(self.labels)
+        schema = self._schema.build()
         dot = self._n_subwords(".")
         self.prompt_tokens = len(proc.transform_record(".", schema).input_ids) - dot
         self.text_budget = self.positions - self.prompt_tokens - dot
@@ -83,7 +152,8 @@ class GLiNER2Prelabeler(Prelabeler):
                 "labels or shorter label descriptions")
         self.source_version = (f"{model_version(model)};threshold={self.threshold:g};"
                                f"window={window};max_tokens={self.positions};"
-                               f"overlap={self.overlap}")
+                               f"overlap={self.overlap}"
+                               + (f";quantize={self.quantize}" if self.quantize else ""))
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "labels": self.labels, "middle_tokens": self.middle_tokens}
@@ -108,9 +178,8 @@ class GLiNER2Prelabeler(Prelabeler):
 
     def input_length(self, window_text: str) -> int:
         """Encoder input length gliner2 builds for ``window_text`` (prompt included)."""
-        schema = self.extractor.create_schema().entities(self.labels).build()
         return len(self._proc.transform_record(self._proc._normalize_text(window_text),
-                                               schema).input_ids)
+                                               self._schema.build()).input_ids)
 
     # ------------------------------------------------------------------ prediction
     def predict_docs(self, texts: Sequence[str]) -> list[DocPrediction]:
@@ -160,8 +229,9 @@ class GLiNER2Prelabeler(Prelabeler):
         if not window_texts:
             return []
         order = sorted(range(len(window_texts)), key=lambda i: -len(window_texts[i]))
-        res = self.extractor.batch_extract_entities(
-            [window_texts[i] for i in order], self.labels, batch_size=self.batch_size,
+        # batch_extract with the schema built once (batch_extract_entities rebuilds it)
+        res = self.extractor.batch_extract(
+            [window_texts[i] for i in order], self._schema, batch_size=self.batch_size,
             threshold=self.threshold, include_confidence=True, include_spans=True)
         out: list[dict | None] = [None] * len(window_texts)
         for i, r in zip(order, res):

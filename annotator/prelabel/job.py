@@ -41,6 +41,9 @@ def build_prelabeler(store: Any, *, model: str | None = None, backend: str = "gl
         raise AnnotatorError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if window not in ("full", "middle"):
         raise AnnotatorError(f"unknown window mode {window!r}; expected full or middle")
+    if kw.get("quantize") and backend != "gliner2":
+        raise AnnotatorError("--quantize is only implemented for the gliner2 backend")
+    kw = {k: v for k, v in kw.items() if not (k == "quantize" and not v)}
     schema = store.get_schema()
     if not model and backend != "lexicon":
         # the project's default model (set from the model registry) when it is of this backend
@@ -86,7 +89,8 @@ def prelabel_job(store: Any, *, model: str | None = None, backend: str = "gliner
     on the document are replaced, accepted/rejected spans are never touched, and a proposal
     identical (label, offsets) to a span a person already accepted or rejected is skipped.
     ``limit`` caps the documents processed by this call. ``backend_options`` go to the
-    pre-labeler (``max_tokens``, ``overlap``, ``middle_tokens``, ``aggregation``).
+    pre-labeler (``max_tokens``, ``overlap``, ``middle_tokens``, ``aggregation``; gliner2:
+    ``quantize="int8"``).
     Returns totals: documents, spans, dropped misaligned, repaired, windows, truncated docs.
     """
     pl = prelabeler or build_prelabeler(
