@@ -6,7 +6,7 @@ through the DBAPI cursor on the caller's transaction as multi-row ``INSERT ... V
 statements (``ROWS_PER_STATEMENT`` rows each), which skips SQLAlchemy's per-row work.
 
 Rows go in document order, so span rows arrive sorted by ``doc_id`` (append-only in the
-``ix_spans_doc`` index). For the duration of the call the connection's page cache is raised
+``ix_spans_doc_pos`` index). For the duration of the call the connection's page cache is raised
 (``PRAGMA cache_size``) so that a large import does not spill dirty pages to the WAL before
 its commit; the previous value is restored afterwards. Nothing is deferred: an error raises
 before commit and the caller's transaction rolls everything back.

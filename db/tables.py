@@ -89,7 +89,7 @@ class SpanRow(Base):
             "'llm_pass1','llm_pass2')",
             name="ck_spans_source",
         ),
-        Index("ix_spans_doc", "doc_id"),
+        Index("ix_spans_doc_pos", "doc_id", "start", "end"),
         Index("ix_spans_source_status", "source", "status"),
         Index("ix_spans_label", "label"),
         # span counts per source of a few documents (migration 0002)
