@@ -62,6 +62,82 @@ def snap_to_words(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _in_word(text: str, i: int) -> bool:
+    return is_word_char(text[i]) or _joins(text, i)
+
+
+def word_step(text: str, pos: int, direction: int, *, edge: str = "end") -> int:
+    """The next word boundary from ``pos`` going ``direction`` (+1 right, -1 left).
+
+    ``edge="end"`` lands on the end of a word (where a span may end), ``edge="start"`` on
+    the start of one (where a span may begin); words are those of :func:`snap_to_words`
+    (hyphenated compounds are one word, an apostrophe is a boundary, combining marks belong
+    to their letter). When no word lies that way, ``pos`` is returned unchanged.
+    ``word_step("la fièvre aiguë", 2, +1) == 9`` (end of "fièvre").
+    """
+    n = len(text)
+    pos = max(0, min(pos, n))
+    if direction > 0:
+        i = pos
+        if edge == "end":  # over the gap, then over the next word
+            while i < n and not _in_word(text, i):
+                i += 1
+            if i == n:
+                return pos
+            while i < n and _in_word(text, i):
+                i += 1
+            return i
+        while i < n and _in_word(text, i):  # start: past this word, then the gap
+            i += 1
+        while i < n and not _in_word(text, i):
+            i += 1
+        return i if i < n else pos
+    i = pos
+    if edge == "start":  # back over the gap, then over the previous word
+        while i > 0 and not _in_word(text, i - 1):
+            i -= 1
+        if i == 0:
+            return pos
+        while i > 0 and _in_word(text, i - 1):
+            i -= 1
+        return i
+    while i > 0 and _in_word(text, i - 1):  # end: back over this word, then the gap
+        i -= 1
+    while i > 0 and not _in_word(text, i - 1):
+        i -= 1
+    return i if i > 0 else pos
+
+
+def move_boundary(text: str, start: int, end: int, edge: str,
+                  direction: int) -> tuple[int, int] | None:
+    """``[start, end)`` with its ``edge`` ("start" or "end") moved one word ``direction``
+    (+1 right, -1 left); None when the span would become empty or nothing moves."""
+    if edge == "end":
+        new = (start, word_step(text, end, direction, edge="end"))
+    else:
+        new = (word_step(text, start, direction, edge="start"), end)
+    if new[0] >= new[1] or new == (start, end):
+        return None
+    return new
+
+
+def snap_fragments(text: str, ranges: Iterable[tuple[int, int]], *,
+                   exact: bool = False) -> list[tuple[int, int]]:
+    """The fragments of a discontinuous span from selections: each snapped to words (unless
+    ``exact``), empty ones dropped, overlapping or touching ones merged, in text order."""
+    parts = sorted((min(a, b), max(a, b)) if exact else snap_to_words(text, a, b)
+                   for a, b in ranges)
+    out: list[tuple[int, int]] = []
+    for a, b in parts:
+        if a >= b:
+            continue
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 # ---------------------------------------------------------------------- span lookup / navigation
 def _order(sp: Span) -> tuple:
     return (sp.start, sp.end, sp.id if sp.id is not None else -1)

@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.doc: Document | None = None
         self.undo_stack = QUndoStack(self)
         self._panels: dict[str, QWidget] = {}
+        self.held: list[tuple[int, int]] = []  # fragments held with "+" (raw selections)
 
         self.doc_list = DocumentList(lambda: self.store, self)
         self.view = DocumentView(self)
@@ -162,6 +163,12 @@ class MainWindow(QMainWindow):
             "focus_text": self.view.setFocus,
             "focus_list": self.doc_list.view.setFocus,
             "filter": self.focus_filter,
+            "end_extend": lambda: self.move_boundary("end", 1),
+            "end_shrink": lambda: self.move_boundary("end", -1),
+            "start_extend": lambda: self.move_boundary("start", -1),
+            "start_shrink": lambda: self.move_boundary("start", 1),
+            "hold_fragment": self.hold_fragment,
+            "clear_fragments": self.clear_fragments,
             "undo": self.undo_stack.undo,
             "redo": self.undo_stack.redo,
             "toggle_rejected": self.toggle_rejected,
@@ -178,6 +185,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.canRedoChanged.connect(acts["redo"].setEnabled)
         acts["undo"].setEnabled(False)
         acts["redo"].setEnabled(False)
+        acts["clear_fragments"].setEnabled(False)  # Esc stays free while nothing is held
         self._label_actions: list[QAction] = []
         return acts
 
@@ -185,7 +193,8 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         groups = {
             "&File": ["open_db", "settings", None, "quit"],
-            "&Edit": ["undo", "redo"],
+            "&Edit": ["undo", "redo", None, "end_extend", "end_shrink", "start_extend",
+                      "start_shrink", None, "hold_fragment", "clear_fragments"],
             "&Review": ["accept", "reject", "accept_source", "reject_source", None,
                         "edit_label", "delete_span", None, "reviewed_next", "skip_next",
                         "reopen"],
@@ -270,6 +279,8 @@ class MainWindow(QMainWindow):
     def show_document(self, doc_id: int) -> None:
         """Open a document (its text, spans and status) in the centre."""
         doc = self.store.get_document(doc_id)
+        if self.held and (self.doc is None or self.doc.id != doc_id):
+            self.clear_fragments()
         self.doc = doc
         self.view.set_text(doc.text)
         self._refresh_spans(doc.spans)
@@ -375,6 +386,9 @@ class MainWindow(QMainWindow):
         if self.doc is None:
             return
         sel = self.view.selection_range()
+        if self.held:
+            self._label_fragments(label, sel, exact)
+            return
         if sel is None:
             cur = self.view.current
             if cur is None:
@@ -387,17 +401,90 @@ class MainWindow(QMainWindow):
         if start >= end:
             self.message("Nothing to label: the selection is only spaces or punctuation")
             return
-        same = [s for s in self.doc.spans if (s.start, s.end, s.label) == (start, end, label)
-                and s.fragments is None]
+        self._create(Span(start, end, label, source="human", status="accepted",
+                          annotator=self.annotator))
+
+    def _create(self, span: Span) -> None:
+        """Add ``span`` -- or accept the suggestion with the same label and fragments."""
+        assert self.doc is not None
+        a, b, lab, parts = span.start, span.end, span.label, span.parts
+        same = [s for s in self.doc.spans
+                if s.start == a and s.end == b and s.label == lab and s.parts == parts]
         if any(s.status == "accepted" for s in same):
             self.message("Already labelled")
         elif same:  # pressing the label of a suggestion on its text accepts it
             self._push(undo.UpdateSpan(self, self.doc.id, same[0], status="accepted"))
         else:
-            span = Span(start, end, label, source="human", status="accepted",
-                        annotator=self.annotator)
             self._push(undo.CreateSpan(self, self.doc.id, span))
         self.view.set_focus_region(None)
+
+    # discontinuous spans ----------------------------------------------------------
+    def hold_fragment(self) -> None:
+        """Hold the selection as one fragment of a discontinuous span ("+")."""
+        sel = self.view.selection_range()
+        if self.doc is None or sel is None or sel[0] == sel[1]:
+            self.message("Select the first part of the entity, then press +")
+            return
+        self.held.append(sel)
+        self.actions_["clear_fragments"].setEnabled(True)
+        self.view.set_focus_region(None)
+        cur = self.view.textCursor()
+        cur.clearSelection()
+        self.view.setTextCursor(cur)
+        n = len(self.held)
+        self._show_held(f"{n} fragment{'s' if n > 1 else ''} held — select the next part "
+                        "and press a label key (Esc drops them)")
+
+    def clear_fragments(self) -> None:
+        had = bool(self.held)
+        self.held = []
+        self.actions_["clear_fragments"].setEnabled(False)
+        if had:
+            self._show_held("")
+            self.message("Held fragments dropped")
+
+    def _show_held(self, text: str) -> None:
+        """A lasting status-bar message (until the fragments are used or dropped)."""
+        if text:
+            self.statusBar().showMessage(text)
+        else:
+            self.statusBar().clearMessage()
+
+    def _label_fragments(self, label: str, sel: tuple[int, int] | None, exact: bool) -> None:
+        assert self.doc is not None
+        if sel is None or sel[0] == sel[1]:
+            self.message("Select the next part of the entity, then press a label key "
+                         "(Esc drops the held fragments)")
+            return
+        parts = review.snap_fragments(self.doc.text, [*self.held, sel], exact=exact)
+        self.held = []
+        self.actions_["clear_fragments"].setEnabled(False)
+        self._show_held("")
+        if not parts:
+            self.message("Nothing to label: the selections are only spaces or punctuation")
+            return
+        self._create(Span.from_fragments(parts, label, source="human", status="accepted",
+                                         annotator=self.annotator))
+
+    # boundaries -------------------------------------------------------------------
+    def move_boundary(self, edge: str, direction: int) -> None:
+        """Move the ``edge`` ("start"/"end") of the span under the cursor one word
+        ``direction``; a person's edit of a suggestion accepts it (as relabelling does)."""
+        cur = self.view.current
+        if self.doc is None or cur is None:
+            self.message("No span under the cursor")
+            return
+        if cur.is_discontinuous:
+            self.message("A discontinuous span's boundaries cannot be moved: delete it and "
+                         "create it again")
+            return
+        new = review.move_boundary(self.doc.text, cur.start, cur.end, edge, direction)
+        if new is None:
+            self.message("The span cannot shrink further" if (
+                (edge == "end") == (direction < 0)) else "No word further that way")
+            return
+        self._push(undo.UpdateSpan(self, self.doc.id, cur, start=new[0], end=new[1],
+                                   status="accepted"))
 
     def set_current_status(self, status: str) -> None:
         cur = self.view.current

@@ -2,8 +2,17 @@
 
 This table is the single source for the QActions the main window creates (``install``) and
 for the shortcut sheet (``?``). Label hotkeys come from the project's schema (1-9, 0, then
-letters); the tool's own single-letter keys are ``a r n p d u z j k e s q x ?``, which the
-shipped schemas never use (resources/README.md).
+letters); the tool's own single-character keys are ``a r n p d u z j k e s q x ? +``, which
+the shipped schemas never use (resources/README.md). All 26 letters are taken (tool keys plus
+the label hotkeys ``b c f g h i l m o t v w y`` of the large schemas), so new tool keys are
+non-letters or modified keys.
+
+Span editing: ``Alt+Right`` / ``Alt+Left`` move the end of the span under the cursor one
+word right (extend) / left (shrink); ``Alt+Shift+Left`` / ``Alt+Shift+Right`` move its start
+one word left (extend) / right (shrink) -- the arrow says where the boundary goes. (Not
+Ctrl+Alt+arrows: desktops switch workspaces with them, and Ctrl+Alt is AltGr on Windows.)
+A discontinuous span: select the first part, ``+`` holds it, select the next part, press a
+label key; ``Esc`` drops the held parts.
 
 On an AZERTY keyboard the digit row types ``& é " ' ( - è _ ç à`` without Shift: those
 characters are bound to labels 1-0 too, so label keys work without Shift.
@@ -66,7 +75,21 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("focus_list", ("Ctrl+L",), "Focus document list", "Navigate"),
     Binding("filter", ("Ctrl+F",), "Filter documents…", "Navigate",
             "Type to filter the document list by name or text"),
-    # -- edit
+    # -- edit the span under the cursor (Alt+arrow: its end; Alt+Shift+arrow: its start)
+    Binding("end_extend", ("Alt+Right",), "Extend end by a word", "Edit",
+            "Move the end of the span under the cursor one word right"),
+    Binding("end_shrink", ("Alt+Left",), "Shrink end by a word", "Edit",
+            "Move the end of the span under the cursor one word left"),
+    Binding("start_extend", ("Alt+Shift+Left",), "Extend start by a word", "Edit",
+            "Move the start of the span under the cursor one word left"),
+    Binding("start_shrink", ("Alt+Shift+Right",), "Shrink start by a word", "Edit",
+            "Move the start of the span under the cursor one word right"),
+    Binding("hold_fragment", ("+",), "Hold fragment", "Edit",
+            "Hold the selection as a fragment of a discontinuous span; select the next "
+            "part and press a label key"),
+    Binding("clear_fragments", ("Esc",), "Drop held fragments", "Edit",
+            "Forget the fragments held with +"),
+    # -- undo
     Binding("undo", ("Ctrl+Z",), "Undo", "Edit", "Undo the last edit of this session"),
     Binding("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Edit"),
     # -- view

@@ -69,15 +69,26 @@ class DeleteSpan(_Cmd):
 
 
 class UpdateSpan(_Cmd):
-    """Change a span's label and/or status; undo puts the old values back."""
+    """Change a span's label, status and/or boundaries (``start``/``end``, continuous spans
+    only); undo puts the old values back."""
 
     def __init__(self, ctx: EditContext, doc_id: int, span: Span, *,
-                 label: str | None = None, status: str | None = None):
-        what = f"label {label}" if label else f"{status}"
+                 label: str | None = None, status: str | None = None,
+                 start: int | None = None, end: int | None = None):
+        if start is not None or end is not None:
+            what = f"[{span.start}, {span.end}) -> [{start}, {end})"
+        else:
+            what = f"label {label}" if label else f"{status}"
         super().__init__(ctx, doc_id, f"span {span.id}: {what}")
         self.span_id = span.id
         self.before = {"label": span.label, "status": span.status}
         self.after = {"label": label or span.label, "status": status or span.status}
+        if start is not None or end is not None:
+            if span.is_discontinuous:
+                raise ValueError("the boundaries of a discontinuous span cannot be moved")
+            self.before.update(start=span.start, end=span.end)
+            self.after.update(start=span.start if start is None else start,
+                              end=span.end if end is None else end)
 
     def _apply(self, values: dict) -> None:
         new = self.ctx.store.update_span(self.span_id, annotator=self.ctx.annotator, **values)

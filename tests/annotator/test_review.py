@@ -78,3 +78,46 @@ def test_annotator_identity_env_then_file(monkeypatch, tmp_path):
     monkeypatch.delenv("ANNOTATOR_ANNOTATOR")
     review.set_annotator("  dr.file ")
     assert review.get_annotator() == "dr.file"
+
+
+# ---------------------------------------------------------------- word steps (span boundaries)
+@pytest.mark.parametrize("text, pos, direction, edge, expected", [
+    ("la fièvre aiguë", 2, +1, "end", 9),                  # end of the next word
+    ("la fièvre aiguë", 9, -1, "end", 2),                  # end of the previous word
+    ("la fièvre aiguë", 3, -1, "start", 0),                # start of the previous word
+    ("la fièvre aiguë", 3, +1, "start", 10),               # start of the next word
+    ("l'hypertension artérielle", 14, +1, "end", 25),      # accented letters are letters
+    ("l'hypertension", 2, -1, "start", 0),                 # apostrophe is a boundary
+    ("l’hypertension", 14, -1, "end", 1),                  # typographic apostrophe too
+    ("un anti-inflammatoire puissant", 2, +1, "end", 21),  # hyphen compound = one word
+    ("fièvre, toux", 6, +1, "end", 12),                    # over punctuation
+    ("fièvre, toux", 12, -1, "end", 6),                    # back over punctuation
+    ("e\u0301tat ok", 0, +1, "start", 6),                  # combining accent in the word
+    ("fin.", 3, +1, "end", 3),                             # no word further: unchanged
+    ("début", 0, -1, "start", 0),
+    ("ligne\nsuite", 5, +1, "end", 11),
+])
+def test_word_step(text, pos, direction, edge, expected):
+    assert review.word_step(text, pos, direction, edge=edge) == expected
+
+
+@pytest.mark.parametrize("span, edge, direction, expected", [
+    ((3, 9), "end", +1, (3, 15)),
+    ((3, 15), "end", -1, (3, 9)),
+    ((3, 9), "end", -1, None),        # would empty the span
+    ((3, 15), "start", +1, (10, 15)),
+    ((10, 15), "start", +1, None),    # would empty the span
+    ((3, 9), "start", -1, (0, 9)),
+    ((0, 9), "start", -1, None),      # nothing further left
+    ((10, 15), "end", +1, None),      # nothing further right
+])
+def test_move_boundary_never_empties_a_span(span, edge, direction, expected):
+    assert review.move_boundary("la fièvre aiguë", *span, edge, direction) == expected
+
+
+def test_snap_fragments_snaps_sorts_and_merges():
+    text = "douleur thoracique et fièvre"
+    assert review.snap_fragments(text, [(23, 25), (1, 3)]) == [(0, 7), (22, 28)]
+    assert review.snap_fragments(text, [(0, 3), (2, 9)]) == [(0, 18)]  # overlap: merged
+    assert review.snap_fragments(text, [(7, 8), (1, 3)]) == [(0, 7)]  # blank one dropped
+    assert review.snap_fragments(text, [(1, 3), (23, 25)], exact=True) == [(1, 3), (23, 25)]

@@ -1,0 +1,228 @@
+"""Editing span boundaries and creating discontinuous spans, from the keyboard.
+
+Real widgets, real key events, a real SQLite file; the database is always checked through a
+SECOND ``Store`` (an edit is committed the moment it is made), and undo/redo must put it back.
+"""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from annotator.model import Document, Span
+from annotator.schemas import load_schema
+
+TEXT = "Patient avec l'hypertension artérielle et une fièvre, traité par amlodipine."
+HYPER = (15, 38)  # "hypertension artérielle" (gliner2, proposed)
+FIEVRE = (46, 52)  # "fièvre" (lexicon, proposed)
+AMLO = (65, 75)  # "amlodipine" (human, accepted)
+ALT = Qt.KeyboardModifier.AltModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+CTRL = Qt.KeyboardModifier.ControlModifier
+
+
+@pytest.fixture
+def project(tmp_path):
+    from db import Store
+
+    path = str(tmp_path / "edit.sqlite")
+    assert TEXT[slice(*HYPER)] == "hypertension artérielle"
+    assert TEXT[slice(*FIEVRE)] == "fièvre" and TEXT[slice(*AMLO)] == "amlodipine"
+    with Store(path) as st:
+        st.set_schema(load_schema("finemed-fr"))
+        st.import_documents([Document(text=TEXT, name="doc", spans=[
+            Span(*HYPER, "disease", source="gliner2", status="proposed", score=0.91),
+            Span(*FIEVRE, "disease", source="lexicon", status="proposed", score=1.0),
+            Span(*AMLO, "drug", source="human", status="accepted", annotator="dr.other"),
+        ])])
+    return path
+
+
+@pytest.fixture
+def window(qtbot, project, monkeypatch):
+    from db import Store
+    from ui.main_window import MainWindow
+
+    monkeypatch.setenv("ANNOTATOR_ANNOTATOR", "dr.test")
+    store = Store(project)
+    w = MainWindow(store)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    w.view.setFocus()
+    yield w
+    store.close()
+
+
+def spans(path):
+    """``{(source, label): Span}`` as a second process reads the file now."""
+    from db import Store
+
+    with Store(path) as st:
+        doc = st.get_document(st.document_ids()[0])
+    return {(s.source, s.label): s for s in doc.spans}
+
+
+def put_caret(w, pos):
+    cur = w.view.textCursor()
+    cur.setPosition(pos)
+    w.view.setTextCursor(cur)
+
+
+def undo(qtbot, w):
+    qtbot.keyClick(w.view, Qt.Key_Z, CTRL)
+
+
+def redo(qtbot, w):
+    qtbot.keyClick(w.view, Qt.Key_Z, CTRL | SHIFT)
+
+
+def status_text(w):
+    return w.statusBar().currentMessage()
+
+
+# ---------------------------------------------------------------- boundaries
+def test_alt_right_extends_the_end_of_a_suggestion_by_one_word(window, project, qtbot):
+    put_caret(window, HYPER[0] + 2)
+    assert window.view.current.source == "gliner2"
+    qtbot.keyClick(window.view, Qt.Key_Right, ALT)
+    sp = spans(project)[("gliner2", "disease")]
+    assert TEXT[sp.start:sp.end] == "hypertension artérielle et"
+    # a person's edit of a suggestion keeps its source and score, accepts it, names who
+    assert (sp.source, sp.score, sp.status, sp.annotator) == (
+        "gliner2", 0.91, "accepted", "dr.test")
+    assert window.view.current.id == sp.id  # still the span under the cursor
+    undo(qtbot, window)
+    back = spans(project)[("gliner2", "disease")]
+    assert (back.start, back.end, back.status, back.source) == (*HYPER, "proposed", "gliner2")
+    redo(qtbot, window)
+    again = spans(project)[("gliner2", "disease")]
+    assert (again.id, again.start, again.end, again.status) == (sp.id, 15, 41, "accepted")
+
+
+def test_alt_left_shrinks_the_end_and_never_empties_the_span(window, project, qtbot):
+    put_caret(window, HYPER[0] + 2)
+    qtbot.keyClick(window.view, Qt.Key_Left, ALT)
+    sp = spans(project)[("gliner2", "disease")]
+    assert TEXT[sp.start:sp.end] == "hypertension"
+    qtbot.keyClick(window.view, Qt.Key_Left, ALT)  # one word left: nothing left, refused
+    again = spans(project)[("gliner2", "disease")]
+    assert (again.start, again.end) == (sp.start, sp.end)
+    assert "cannot shrink" in status_text(window)
+    undo(qtbot, window)
+    assert (spans(project)[("gliner2", "disease")].start,
+            spans(project)[("gliner2", "disease")].end) == HYPER
+
+
+def test_alt_shift_arrows_move_the_start(window, project, qtbot):
+    put_caret(window, HYPER[0] + 2)
+    qtbot.keyClick(window.view, Qt.Key_Right, ALT | SHIFT)
+    sp = spans(project)[("gliner2", "disease")]
+    assert TEXT[sp.start:sp.end] == "artérielle"
+    qtbot.keyClick(window.view, Qt.Key_Right, ALT | SHIFT)  # would empty it: refused
+    assert TEXT[slice(*(lambda s: (s.start, s.end))(spans(project)[("gliner2", "disease")]))
+                ] == "artérielle"
+    qtbot.keyClick(window.view, Qt.Key_Left, ALT | SHIFT)
+    qtbot.keyClick(window.view, Qt.Key_Left, ALT | SHIFT)  # over the elision: "l'"
+    sp = spans(project)[("gliner2", "disease")]
+    assert TEXT[sp.start:sp.end] == "l'hypertension artérielle"
+    for _ in range(3):
+        undo(qtbot, window)
+    sp = spans(project)[("gliner2", "disease")]
+    assert (sp.start, sp.end, sp.status) == (*HYPER, "proposed")
+
+
+def test_editing_a_human_span_records_the_new_annotator(window, project, qtbot):
+    put_caret(window, AMLO[0] + 1)
+    qtbot.keyClick(window.view, Qt.Key_Left, ALT | SHIFT)
+    sp = spans(project)[("human", "drug")]
+    assert TEXT[sp.start:sp.end] == "par amlodipine"
+    assert (sp.source, sp.status, sp.annotator) == ("human", "accepted", "dr.test")
+    qtbot.keyClick(window.view, Qt.Key_Right, ALT)  # no word after "amlodipine."
+    assert spans(project)[("human", "drug")].end == AMLO[1]
+
+
+def test_no_span_under_the_cursor_is_a_message(window, project, qtbot):
+    put_caret(window, 3)  # inside "Patient"
+    before = spans(project)
+    qtbot.keyClick(window.view, Qt.Key_Right, ALT)
+    assert spans(project) == before
+    assert "No span" in status_text(window)
+
+
+# ---------------------------------------------------------------- discontinuous spans
+def test_plus_holds_a_fragment_then_a_label_key_creates_a_discontinuous_span(
+        window, project, qtbot):
+    window.view.select_range(17, 21)  # "pert" inside "hypertension"
+    qtbot.keyClick(window.view, Qt.Key_Plus)
+    assert "1 fragment held" in status_text(window)
+    assert window.view.selection_range() is None
+    window.view.select_range(47, 50)  # inside "fièvre"
+    qtbot.keyClick(window.view, Qt.Key_3)  # body_part
+    sp = spans(project)[("human", "body_part")]
+    assert sp.fragments == ((15, 27), (46, 52))  # each part snapped to words
+    assert sp.surface(TEXT) == "hypertension fièvre"
+    assert (sp.status, sp.annotator) == ("accepted", "dr.test")
+    assert window.held == [] and "held" not in status_text(window)
+    window.view.grab()  # paints the fragments and the line joining them
+    undo(qtbot, window)
+    assert ("human", "body_part") not in spans(project)
+    redo(qtbot, window)
+    again = spans(project)[("human", "body_part")]
+    assert (again.id, again.fragments) == (sp.id, ((15, 27), (46, 52)))
+
+
+def test_three_fragments_and_exact_selection(window, project, qtbot):
+    for sel in ((0, 3), (8, 12)):
+        window.view.select_range(*sel)
+        qtbot.keyClick(window.view, Qt.Key_Plus)
+    assert "2 fragments held" in status_text(window)
+    window.view.select_range(46, 49)
+    qtbot.keyClick(window.view, Qt.Key_8, ALT)  # Alt keeps the exact selections
+    sp = spans(project)[("human", "living_beings")]
+    assert sp.fragments == ((0, 3), (8, 12), (46, 49))
+
+
+def test_escape_drops_the_held_fragment(window, project, qtbot):
+    window.view.select_range(0, 7)
+    qtbot.keyClick(window.view, Qt.Key_Plus)
+    qtbot.keyClick(window.view, Qt.Key_Escape)
+    assert window.held == []
+    window.view.select_range(8, 12)
+    qtbot.keyClick(window.view, Qt.Key_8)
+    sp = spans(project)[("human", "living_beings")]
+    assert (sp.start, sp.end, sp.fragments) == (8, 12, None)
+
+
+def test_plus_without_selection_holds_nothing(window, project, qtbot):
+    put_caret(window, 3)
+    qtbot.keyClick(window.view, Qt.Key_Plus)
+    assert window.held == []
+    assert "Select the first part" in status_text(window)
+
+
+def test_boundaries_of_a_discontinuous_span_are_refused(window, project, qtbot):
+    window.view.select_range(*HYPER)
+    qtbot.keyClick(window.view, Qt.Key_Plus)
+    window.view.select_range(*AMLO)
+    qtbot.keyClick(window.view, Qt.Key_5)
+    sp = next(s for s in spans(project).values() if s.fragments)
+    window.view.set_current(next(s for s in window.doc.spans if s.id == sp.id))
+    qtbot.keyClick(window.view, Qt.Key_Right, ALT)
+    qtbot.keyClick(window.view, Qt.Key_Left, ALT | SHIFT)
+    after = {s.id: s for s in spans(project).values()}[sp.id]
+    assert (after.start, after.end, after.fragments) == (sp.start, sp.end, sp.fragments)
+    assert "discontinuous" in status_text(window)
+
+
+def test_new_keys_are_on_the_shortcut_sheet(window):
+    from ui.shortcuts import BY_ID
+
+    window.show_shortcuts()
+    table = window._sheet.table
+    keys = {table.item(r, 1).text() for r in range(table.rowCount())}
+    for i in ("end_extend", "end_shrink", "start_extend", "start_shrink", "hold_fragment",
+              "clear_fragments"):
+        assert BY_ID[i].help
+    assert {"+", "Esc"} <= keys
