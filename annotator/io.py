@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotator.errors import AnnotatorError
+from annotator.errors import AnnotatorError, FormatError
 from annotator.formats import get_format
 from annotator.formats.base import Errors, Parsed
 from annotator.jobs import Job, Progress
@@ -115,10 +115,17 @@ def _import(store: Any, spec: Any, fmt: str, path: Path, target: LabelSchema,
 
     errors = Errors()
     parsed: list[Parsed] = []
-    for p in spec.read(path, errors, **options):
-        parsed.append(p)
-        if len(parsed) % PROGRESS_EVERY == 0:
-            yield Progress(len(parsed), None, "reading")
+    try:
+        for p in spec.read(path, errors, **options):
+            parsed.append(p)
+            if len(parsed) % PROGRESS_EVERY == 0:
+                yield Progress(len(parsed), None, "reading")
+    except UnicodeDecodeError as exc:  # a reader without its own check: name the input
+        raise FormatError(f"not UTF-8: {exc.reason} at byte {exc.start}",
+                          file=str(path)) from None
+    except OSError as exc:
+        raise AnnotatorError(f"cannot read {exc.filename or path}: "
+                             f"{exc.strerror or exc}") from None
     errors.raise_if_any()
 
     dropped: Counter[str] = Counter()
@@ -235,7 +242,15 @@ def _export(store: Any, *, fmt: str, out: str | Path, status: str | None,
         total = store.count_documents(review_status)
         split_of = None
         targets = {"all": out}
-    writers = {name: spec.writer(path, **opts) for name, path in targets.items()}
+    writers: dict[str, Any] = {}
+    try:
+        for name, path in targets.items():
+            writers[name] = spec.writer(path, **opts)
+    except OSError as exc:
+        for w in writers.values():
+            w.close()
+        raise AnnotatorError(f"cannot write {exc.filename or path}: "
+                             f"{exc.strerror or exc}") from None
     summary = ExportSummary(format=fmt, out=[str(p) for p in targets.values()])
     done = 0
     try:

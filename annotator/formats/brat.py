@@ -50,7 +50,12 @@ def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
         ann = txt.with_suffix(".ann")
         parsed = Parsed(Document(text=text, name=relative_name(txt, path)))
         if ann.exists():
-            parse_ann(read_text_file(ann), str(ann), parsed, errors)
+            try:
+                content = read_text_file(ann)
+            except UnicodeDecodeError as exc:
+                errors.add(f"not UTF-8: {exc.reason} at byte {exc.start}", file=str(ann))
+                continue
+            parse_ann(content, str(ann), parsed, errors)
         yield parsed
 
 

@@ -136,7 +136,7 @@ def prelabel_job(store: Any, *, model: str | None = None, backend: str = "gliner
                                dict(totals))
         status = "done"
         return totals
-    except GeneratorExit:
+    except (GeneratorExit, KeyboardInterrupt):
         status = "cancelled"
         raise
     finally:
