@@ -351,13 +351,15 @@ class Store:
     def set_review_status(self, doc_id: int, status: str) -> None:
         Document(text="", review_status=status)  # validates the value
         with self.engine.begin() as c:
+            self._doc_length(c, doc_id)  # the document must belong to this project
             c.execute(update(D).where(D.c.id == doc_id).values(review_status=status,
                                                                updated_at=_now()))
 
     def set_density(self, doc_id: int, density: float | None,
                     conn: Connection | None = None) -> None:
         with self.transaction(conn) as c:
-            c.execute(update(D).where(D.c.id == doc_id).values(density=density))
+            c.execute(update(D).where(D.c.id == doc_id, D.c.project_id == self.project_id)
+                      .values(density=density))
 
     def _doc_length(self, c: Connection, doc_id: int) -> int:
         n = c.execute(select(D.c.length).where(D.c.id == doc_id,
@@ -374,7 +376,8 @@ class Store:
 
     def get_span(self, span_id: int, conn: Connection | None = None) -> Span:
         with self.transaction(conn) as c:
-            r = c.execute(select(*SPAN_COLUMNS).where(S.c.id == span_id)).first()
+            r = c.execute(select(*SPAN_COLUMNS).join(D, D.c.id == S.c.doc_id).where(
+                S.c.id == span_id, D.c.project_id == self.project_id)).first()
         if r is None:
             raise StoreError(f"no span {span_id}")
         return row_to_span(r)
@@ -468,6 +471,7 @@ class Store:
         """Accept or reject all ``from_status`` spans of one source on a document.
         Returns the ids changed."""
         with self.engine.begin() as c:
+            self._doc_length(c, doc_id)  # the document must belong to this project
             ids = list(c.execute(select(S.c.id).where(
                 S.c.doc_id == doc_id, S.c.source == source, S.c.status == from_status)).scalars())
             for sid in ids:

@@ -41,3 +41,4 @@ def test_reopen_keeps_data_and_projects_are_separate(tmp_path):
     assert Store(url).count_documents() == 1
     assert Store(url, "other").count_documents() == 1
     assert Store(url).list_projects() == ["default", "other"]
+

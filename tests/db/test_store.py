@@ -142,3 +142,25 @@ def test_span_tuple_stream_matches_documents(store):
         slow = [(d.id, d.text, [(s.start, s.end, s.label, s.is_discontinuous) for s in d.spans])
                 for d in store.iter_documents(**kw)]
         assert fast == slow
+
+
+def test_a_project_cannot_touch_another_projects_rows(tmp_path):
+    import pytest
+
+    from annotator.model import Document, Span
+    from db import Store, StoreError
+
+    url = str(tmp_path / "p.sqlite")
+    a, b = Store(url, "a"), Store(url, "b")
+    doc_id = a.add_document(Document(text="fièvre"))
+    span = a.add_span(doc_id, Span(0, 6, "disease"))
+    with pytest.raises(StoreError):
+        b.get_span(span.id)
+    with pytest.raises(StoreError):
+        b.delete_span(span.id)
+    with pytest.raises(StoreError):
+        b.set_review_status(doc_id, "reviewed")
+    with pytest.raises(StoreError):
+        b.set_source_status(doc_id, "human", "rejected", from_status="accepted")
+    assert a.get_document(doc_id).review_status == "todo"
+    assert [s.status for s in a.get_document(doc_id).spans] == ["accepted"]
