@@ -121,31 +121,3 @@ def test_batched_gliner2_export_matches_to_record(tmp_path, kw):
     assert summary.spans == sum(len(v) for r in expected
                                 for v in r["output"]["entities"].values())
     store.close()
-
-
-def test_prefetch_thread_stops_when_the_consumer_closes_and_passes_errors_on():
-    import threading
-
-    from db.export_queries import _prefetched
-
-    produced = []
-
-    def numbers():
-        for i in range(1000):
-            produced.append(i)
-            yield i
-
-    it = _prefetched(numbers, depth=2)
-    assert [next(it), next(it)] == [0, 1]
-    it.close()  # the consumer stops early: the producer thread must end, not run on
-    assert not any(t.name == "export-prefetch" for t in threading.enumerate())
-    assert len(produced) < 10
-
-    def broken():
-        yield 1
-        raise RuntimeError("disk gone")
-
-    it = _prefetched(broken)
-    assert next(it) == 1
-    with pytest.raises(RuntimeError, match="disk gone"):
-        next(it)
