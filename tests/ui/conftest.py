@@ -91,3 +91,22 @@ def conflict_project(store):
 def make_span():
     """The ``span(start, end, label, source, status=None)`` helper above, for tests."""
     return span
+
+
+@pytest.fixture
+def window(qtbot, project, monkeypatch):
+    """The main window on the test module's ``project`` (a SQLite path), shown and focused on
+    the text, with annotator "dr.test"."""
+    from db import Store
+    from ui.main_window import MainWindow
+
+    monkeypatch.setenv("ANNOTATOR_ANNOTATOR", "dr.test")
+    store = Store(project)
+    w = MainWindow(store)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    w.view.setFocus()
+    yield w
+    store.close()

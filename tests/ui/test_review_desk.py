@@ -40,23 +40,6 @@ def project(tmp_path):
     return path
 
 
-@pytest.fixture
-def window(qtbot, project, monkeypatch):
-    from db import Store
-    from ui.main_window import MainWindow
-
-    monkeypatch.setenv("ANNOTATOR_ANNOTATOR", "dr.test")
-    store = Store(project)
-    w = MainWindow(store)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    w.view.setFocus()
-    yield w
-    store.close()
-
-
 def fresh(path, doc_id=None):
     """What a second process would read from the file right now."""
     from db import Store

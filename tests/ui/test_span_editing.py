@@ -38,23 +38,6 @@ def project(tmp_path):
     return path
 
 
-@pytest.fixture
-def window(qtbot, project, monkeypatch):
-    from db import Store
-    from ui.main_window import MainWindow
-
-    monkeypatch.setenv("ANNOTATOR_ANNOTATOR", "dr.test")
-    store = Store(project)
-    w = MainWindow(store)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    w.view.setFocus()
-    yield w
-    store.close()
-
-
 def spans(path):
     """``{(source, label): Span}`` as a second process reads the file now."""
     from db import Store
