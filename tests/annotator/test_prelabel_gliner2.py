@@ -11,6 +11,10 @@ pytestmark = pytest.mark.slow
 LABELS = {"disease": "maladie ou symptôme", "drug": "médicament", "body_part": "partie du corps"}
 
 
+# random tiny heads score near 0.5: a lower threshold keeps spans for any build of the model
+THRESHOLD = 0.2
+
+
 @pytest.fixture(scope="module", params=["bert", "deberta"])
 def tiny_gliner2(request):
     """Both tokenizer families, through the same engine."""
@@ -25,7 +29,7 @@ def engine(tiny_gliner2):
     span across the threshold)."""
     from annotator.prelabel.gliner2_backend import GLiNER2Prelabeler
 
-    return GLiNER2Prelabeler(str(tiny_gliner2), LABELS, threshold=0.5, batch_size=1)
+    return GLiNER2Prelabeler(str(tiny_gliner2), LABELS, threshold=THRESHOLD, batch_size=1)
 
 
 def naive_window_loop(engine, text, plan):
@@ -34,7 +38,7 @@ def naive_window_loop(engine, text, plan):
     for w in plan.windows:
         s = 0 if not w.left_cut else w.start
         e = len(text) if not w.right_cut else w.end
-        res = engine.extractor.extract_entities(text[s:e], LABELS, threshold=0.5,
+        res = engine.extractor.extract_entities(text[s:e], LABELS, threshold=THRESHOLD,
                                                 include_spans=True, include_confidence=True)
         for label, items in res["entities"].items():
             for it in items:
@@ -66,7 +70,7 @@ def test_long_document_is_windowed_not_truncated(engine, fr_long_text):
         surface = raw.get((sp.label, sp.start, sp.end))
         assert surface is not None, "every span comes from a window's raw prediction"
         assert text[sp.start:sp.end] == surface.strip() == text[sp.start:sp.end].strip()
-        assert sp.source == "gliner2" and sp.status == "proposed" and 0.5 <= sp.score <= 1
+        assert sp.source == "gliner2" and sp.status == "proposed" and THRESHOLD <= sp.score <= 1
     # spans are found in every window
     for w in plan.windows:
         assert any(w.start <= sp.start and sp.end <= w.end for sp in pred.spans), w
@@ -74,7 +78,7 @@ def test_long_document_is_windowed_not_truncated(engine, fr_long_text):
 
 def test_short_document_equals_extract_entities(engine):
     text = "Le patient présente une pneumonie traitée par amoxicilline 1 g matin et soir."
-    ref = engine.extractor.extract_entities(text, LABELS, threshold=0.5, include_spans=True,
+    ref = engine.extractor.extract_entities(text, LABELS, threshold=THRESHOLD, include_spans=True,
                                             include_confidence=True)
     expected = sorted((it["start"], it["end"], label, round(it["confidence"], 6))
                       for label, items in ref["entities"].items() for it in items)

@@ -27,7 +27,8 @@ def assert_aligned(pairs):
 @pytest.mark.slow
 def test_cli_prelabel_end_to_end_and_rerun_continues(prelabel_db, tiny_gliner2_bert, capsys):
     db = prelabel_db
-    argv = ["--db", db, "prelabel", "--model", str(tiny_gliner2_bert), "--json"]
+    argv = ["--db", db, "prelabel", "--model", str(tiny_gliner2_bert), "--threshold", "0.2",
+            "--json"]
     assert main(argv) == 0
     totals = json.loads(capsys.readouterr().out)
     assert totals["docs"] == 6 and totals["failed"] == 0 and totals["truncated_docs"] == 0
@@ -37,7 +38,7 @@ def test_cli_prelabel_end_to_end_and_rerun_continues(prelabel_db, tiny_gliner2_b
     assert_aligned(pairs)
     assert {(sp.source, sp.status) for _, sp in pairs} == {("gliner2", "proposed")}
     version = pairs[0][1].source_version
-    assert str(tiny_gliner2_bert) in version and "threshold=0.5;window=full" in version
+    assert str(tiny_gliner2_bert) in version and "threshold=0.2;window=full" in version
     with Store(db) as store:
         long_id = next(s.id for s in store.document_summaries() if s.name == "long")
         [run] = [r for r in store.doc_runs(long_id) if r["kind"] == "prelabel"]
@@ -57,7 +58,7 @@ def test_rerun_replaces_only_this_sources_proposals(prelabel_db, tiny_gliner2_be
     from annotator.prelabel.job import prelabel_job
 
     with Store(prelabel_db) as store:
-        drive(prelabel_job(store, model=str(tiny_gliner2_bert), threshold=0.5))
+        drive(prelabel_job(store, model=str(tiny_gliner2_bert), threshold=0.2))
         doc = next(store.iter_documents())
         proposed = [sp for sp in doc.spans if sp.source == "gliner2"]
         assert len(proposed) >= 2
@@ -68,7 +69,7 @@ def test_rerun_replaces_only_this_sources_proposals(prelabel_db, tiny_gliner2_be
         before = {sp.id for sp in store.get_document(doc.id).spans if sp.status == "proposed"
                   and sp.source == "gliner2"}
         # another configuration (threshold) is another run: it redoes every document
-        totals = drive(prelabel_job(store, model=str(tiny_gliner2_bert), threshold=0.45))
+        totals = drive(prelabel_job(store, model=str(tiny_gliner2_bert), threshold=0.15))
         assert totals["docs"] == 6 and totals["skipped_existing"] >= 2
         after = store.get_document(doc.id).spans
     by_id = {sp.id: sp for sp in after}
@@ -76,7 +77,7 @@ def test_rerun_replaces_only_this_sources_proposals(prelabel_db, tiny_gliner2_be
         assert by_id[kept.id].status == kept.status and by_id[kept.id].label == kept.label
     new = [sp for sp in after if sp.source == "gliner2" and sp.status == "proposed"]
     assert new and not ({sp.id for sp in new} & before)  # old proposals replaced
-    assert all("threshold=0.45" in sp.source_version for sp in new)
+    assert all("threshold=0.15" in sp.source_version for sp in new)
     decided = {(s.label, s.start, s.end) for s in (accepted, rejected)}
     assert not decided & {(s.label, s.start, s.end) for s in new}  # decisions not re-proposed
 
@@ -87,7 +88,8 @@ def test_interrupted_run_resumes_with_the_remaining_documents(prelabel_db, tiny_
     from annotator.prelabel.job import KIND, build_prelabeler, prelabel_job
 
     with Store(prelabel_db) as store:
-        engine = build_prelabeler(store, model=str(tiny_gliner2_bert), batch_size=2)
+        engine = build_prelabeler(store, model=str(tiny_gliner2_bert), batch_size=2,
+                                  threshold=0.2)
         job = prelabel_job(store, prelabeler=engine, batch_size=2)
         first = next(job)
         assert first.done == 0 and first.total == 6
