@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 from annotator.errors import FormatError
 from annotator.model import Document, Span, SpanError
 
@@ -182,3 +184,12 @@ def iter_jsonl(root: Path, parse_line: Any, errors: Errors) -> Iterator[Any]:
                     parsed = parse_line(raw, str(f), lineno, errors)
                     if parsed is not None:
                         yield parsed
+
+
+def decode_json_line(raw: bytes, file: str, lineno: int, errors: Errors) -> Any:
+    """The JSON value of one line, or None after recording ``file:line: invalid JSON``."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        errors.add(f"invalid JSON: {exc}", file=file, line=lineno)
+        return None

@@ -28,14 +28,12 @@ from .base import (
     Errors,
     Parsed,
     Report,
-    doc_name,
     iter_files,
     make_span,
     read_text_file,
-    safe_relpath,
     write_text_file,
 )
-from .text import relative_name
+from .text import TextWriter, relative_name
 
 _TID = re.compile(r"(?<=[:\s])T\d+\b")
 
@@ -149,21 +147,11 @@ def format_ann(doc: Document, report: Report | None = None) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-class BratWriter:
+class BratWriter(TextWriter):
     """Writes ``<name>.txt`` (byte-identical) and ``<name>.ann`` under ``out``."""
 
-    def __init__(self, out: Path, **_: Any) -> None:
-        self.out = Path(out)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.report = Report()
-
     def write(self, doc: Document) -> None:
-        i = self.report.documents
-        rel = safe_relpath(doc_name(doc, i), f"doc{i}")
-        write_text_file(self.out / rel.with_name(rel.name + ".txt"), doc.text)
-        write_text_file(self.out / rel.with_name(rel.name + ".ann"), format_ann(doc, self.report))
+        stem = self.write_text(doc)
+        write_text_file(stem.with_name(stem.name + ".ann"), format_ann(doc, self.report))
         self.report.documents += 1
         self.report.spans += len(doc.spans)
-
-    def close(self) -> dict[str, Any]:
-        return self.report.as_dict()

@@ -20,7 +20,7 @@ import orjson
 
 from annotator.model import Document, LabelSchema
 
-from .base import Errors, Parsed, Report, find_all, iter_jsonl, make_span
+from .base import Errors, Parsed, Report, decode_json_line, find_all, iter_jsonl, make_span
 
 
 def to_record(doc: Document, schema: LabelSchema | None, *, descriptions: bool = False,
@@ -65,10 +65,8 @@ def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
 
 
 def parse_line(raw: bytes, file: str, lineno: int, errors: Errors) -> Parsed | None:
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        errors.add(f"invalid JSON: {exc}", file=file, line=lineno)
+    obj = decode_json_line(raw, file, lineno, errors)
+    if obj is None:
         return None
     text = obj.get("input", obj.get("text")) if isinstance(obj, dict) else None
     output = obj.get("output", {}) if isinstance(obj, dict) else None

@@ -15,7 +15,7 @@ import orjson
 
 from annotator.model import REVIEW_STATUSES, SOURCES, STATUSES, Document, Span
 
-from .base import Errors, Parsed, Report, iter_jsonl, make_span
+from .base import Errors, Parsed, Report, decode_json_line, iter_jsonl, make_span
 
 
 def doc_to_dict(doc: Document) -> dict[str, Any]:
@@ -47,10 +47,8 @@ def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
 
 
 def parse_line(raw: bytes, file: str, lineno: int, errors: Errors) -> Parsed | None:
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        errors.add(f"invalid JSON: {exc}", file=file, line=lineno)
+    obj = decode_json_line(raw, file, lineno, errors)
+    if obj is None:
         return None
     if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
         errors.add('expected an object with a "text" string', file=file, line=lineno)

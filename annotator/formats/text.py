@@ -48,10 +48,15 @@ class TextWriter:
         self.report = Report()
 
     def write(self, doc: Document) -> None:
-        rel = safe_relpath(doc_name(doc, self.report.documents), f"doc{self.report.documents}")
-        write_text_file(self.out / rel.with_name(rel.name + ".txt"), doc.text)
+        self.write_text(doc)
         self.report.documents += 1
         self.report.dropped["spans_not_written"] += len(doc.spans)
+
+    def write_text(self, doc: Document) -> Path:
+        """Write ``<name>.txt`` byte-identical; returns the path without its suffix."""
+        rel = safe_relpath(doc_name(doc, self.report.documents), f"doc{self.report.documents}")
+        write_text_file(self.out / rel.with_name(rel.name + ".txt"), doc.text)
+        return self.out / rel
 
     def close(self) -> dict[str, Any]:
         return self.report.as_dict()
