@@ -43,6 +43,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -68,7 +69,7 @@ __all__ = [
 ]
 
 # Bump when a builder's output changes so cached models are rebuilt.
-BUILD_VERSION = 1
+BUILD_VERSION = 2  # 2: deterministic vocabularies
 STAMP_NAME = ".tiny-model.json"
 SEED = 1234
 
@@ -217,6 +218,26 @@ def _corpus_digest(corpus: Sequence[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _ranked_pieces(
+    words: Counter, candidates: Callable[[str], Iterable[str]], exclude: set[str], limit: int
+) -> list[str]:
+    """The ``limit`` most useful candidate pieces, in a fully deterministic order.
+
+    A piece's worth is (occurrences weighted by word frequency) x (characters it saves);
+    ties are broken by the piece itself. The ``tokenizers`` trainers are not used for the
+    choice because their tie-breaking follows Rust hash-map order, which changes from one
+    process to the next: two builds of "the same" tiny model then tokenise differently, and
+    a test's outcome would depend on the build.
+    """
+    counts: Counter = Counter()
+    for word, n in words.items():
+        for piece in set(candidates(word)):
+            if piece not in exclude:
+                counts[piece] += n
+    ranked = sorted(counts, key=lambda p: (-counts[p] * (len(p.removeprefix("##")) - 1), p))
+    return ranked[:max(limit, 0)]
+
+
 def train_wordpiece_tokenizer(
     corpus: Iterable[str] | None = None,
     *,
@@ -225,35 +246,43 @@ def train_wordpiece_tokenizer(
     strip_accents: bool = False,
     model_max_length: int = TINY_MAX_POSITIONS,
 ):
-    """Train a BERT WordPiece tokenizer locally; returns a transformers ``BertTokenizer``.
+    """Build a BERT WordPiece vocabulary from the corpus; returns a ``BertTokenizer``.
 
-    The trained pipeline matches what ``BertTokenizer.__init__`` rebuilds on reload
-    (``BertNormalizer`` + ``BertPreTokenizer`` + ``##`` WordPiece), so the tokenizer
-    behaves identically before saving and after ``AutoTokenizer.from_pretrained``.
+    Text is normalised and split by the ``tokenizers`` components ``BertTokenizer`` itself
+    uses (``BertNormalizer`` + ``BertPreTokenizer``), so the tokenizer behaves identically
+    before saving and after ``AutoTokenizer.from_pretrained``. The vocabulary is every
+    character (alone and as ``##`` continuation), then the most useful word prefixes and
+    ``##`` inner pieces of length 2-8, chosen deterministically (:func:`_ranked_pieces`):
+    the same corpus always gives the same vocabulary and ids.
     """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import normalizers, pre_tokenizers
     from transformers import BertTokenizer
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    backend = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    backend.normalizer = normalizers.BertNormalizer(
+    normalizer = normalizers.BertNormalizer(
         clean_text=True,
         handle_chinese_chars=True,
         strip_accents=strip_accents,
         lowercase=lowercase,
     )
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    backend.decoder = decoders.WordPiece(prefix="##")
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size,
-        min_frequency=1,
-        special_tokens=specials,
-        initial_alphabet=list(_ALPHABET),
-        show_progress=False,
-    )
-    backend.train_from_iterator(list(corpus if corpus is not None else _default_corpus()), trainer)
+    pre = pre_tokenizers.BertPreTokenizer()
+    words: Counter = Counter()
+    for text in corpus if corpus is not None else _default_corpus():
+        words.update(w for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(text)))
+    alphabet = {normalizer.normalize_str(c) for c in _ALPHABET} | {c for w in words for c in w}
+    chars = sorted(c for c in alphabet if len(c) == 1 and not c.isspace())
+    vocab = specials + chars + [f"##{c}" for c in chars]
+
+    def candidates(word: str) -> Iterator[str]:
+        for k in range(2, min(len(word), 8) + 1):
+            yield word[:k]
+        for i in range(1, len(word)):
+            for j in range(i + 2, min(len(word), i + 8) + 1):
+                yield f"##{word[i:j]}"
+
+    vocab += _ranked_pieces(words, candidates, set(vocab), vocab_size - len(vocab))
     return BertTokenizer(
-        vocab=backend.get_vocab(),
+        vocab={piece: i for i, piece in enumerate(vocab)},
         do_lower_case=lowercase,
         strip_accents=strip_accents,
         model_max_length=model_max_length,
@@ -267,33 +296,36 @@ def train_unigram_tokenizer(
     vocab_size: int = 3000,
     model_max_length: int = TINY_MAX_POSITIONS,
 ):
-    """Train a SentencePiece-style Unigram tokenizer locally.
+    """Build a SentencePiece-style Unigram vocabulary from the corpus.
 
     ``flavor="deberta"`` returns a ``DebertaV2Tokenizer`` (mDeBERTa-v3 layout: ``[PAD]``,
     ``[UNK]``, ``[CLS]``, ``[SEP]``, ``[MASK]``, ``▁`` Metaspace, no lower-casing);
     ``flavor="xlmr"`` returns an ``XLMRobertaTokenizer`` (``<s>``, ``<pad>``, ``</s>``,
     ``<unk>`` first, ``<mask>`` last). Both are tokenizers-backed (fast) and give
-    ``offset_mapping``. The training pipeline mirrors the one each class rebuilds on reload.
+    ``offset_mapping``. Text is split with the normaliser/pre-tokenizer each class rebuilds
+    on reload; the pieces are every character plus the most useful substrings of the
+    ``▁``-prefixed words (length 2-8, deterministic choice, :func:`_ranked_pieces`), scored
+    with their log relative frequency.
     """
-    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
+    import math
+
+    from tokenizers import Regex, normalizers, pre_tokenizers
 
     corpus = list(corpus if corpus is not None else _default_corpus())
-    backend = Tokenizer(models.Unigram())
+    normalizer = None
     if flavor == "deberta":
         specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-        unk = "[UNK]"
-        backend.normalizer = normalizers.Sequence(
+        normalizer = normalizers.Sequence(
             [
                 normalizers.Replace(Regex(r"\s{2,}|[\n\r\t]"), " "),
                 normalizers.NFC(),
                 normalizers.Strip(left=False, right=True),
             ]
         )
-        backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+        pre = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     elif flavor == "xlmr":
         specials = ["<s>", "<pad>", "</s>", "<unk>"]
-        unk = "<unk>"
-        backend.pre_tokenizer = pre_tokenizers.Sequence(
+        pre = pre_tokenizers.Sequence(
             [
                 pre_tokenizers.WhitespaceSplit(),
                 pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"),
@@ -302,17 +334,34 @@ def train_unigram_tokenizer(
     else:
         raise ValueError(f"unknown flavor {flavor!r}; expected 'deberta' or 'xlmr'")
 
-    trainer = trainers.UnigramTrainer(
-        vocab_size=vocab_size,
-        special_tokens=specials,
-        unk_token=unk,
-        initial_alphabet=list(_ALPHABET),
-        show_progress=False,
-    )
-    backend.train_from_iterator(corpus, trainer)
-    vocab = [tuple(item) for item in json.loads(backend.to_str())["model"]["vocab"]]
-    # Special tokens carry score 0.0 (transformers locates the unk id by (token, 0.0)).
-    vocab = [(piece, 0.0 if piece in specials else float(score)) for piece, score in vocab]
+    words: Counter = Counter()
+    for text in corpus:
+        if normalizer is not None:
+            text = normalizer.normalize_str(text)
+        words.update(w for w, _ in pre.pre_tokenize_str(text))
+    chars: Counter = Counter({c: 1 for c in _ALPHABET + "▁"})
+    for word, n in words.items():
+        for c in word:
+            chars[c] += n
+
+    def candidates(word: str) -> Iterator[str]:
+        for i in range(len(word)):
+            for j in range(i + 2, min(len(word), i + 8) + 1):
+                yield word[i:j]
+
+    single = sorted(c for c in chars if not c.isspace())
+    multi = _ranked_pieces(words, candidates, set(single) | set(specials),
+                           vocab_size - len(specials) - len(single))
+    freq = dict(chars)
+    for word, n in words.items():
+        for piece in set(candidates(word)):
+            if piece in freq and len(piece) > 1:
+                freq[piece] += n
+            elif len(piece) > 1:
+                freq[piece] = n
+    total = sum(freq[p] for p in single + multi)
+    vocab = [(p, 0.0) for p in specials]
+    vocab += [(p, math.log(freq[p] / total)) for p in single + multi]
 
     if flavor == "deberta":
         from transformers import DebertaV2Tokenizer

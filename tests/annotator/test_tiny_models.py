@@ -229,3 +229,28 @@ def test_corpus_covers_french() -> None:
     corpus = "\n".join(tiny_models.medical_corpus())
     for char in "œŒéèàçêîôù’«»µ°":
         assert char in corpus
+
+
+def test_vocabularies_are_the_same_in_every_process() -> None:
+    """Two processes build the same vocabularies (ids included), so a fresh CI clone gets the
+    tiny models this suite was written against. The ``tokenizers`` trainers broke ties in
+    Rust hash-map order and gave a different vocabulary per process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib, json, tiny_models as t\n"
+        "vocabs = [t.train_wordpiece_tokenizer().get_vocab(),\n"
+        "          t.train_wordpiece_tokenizer(lowercase=False).get_vocab(),\n"
+        "          t.train_unigram_tokenizer().get_vocab(),\n"
+        "          t.train_unigram_tokenizer(flavor='xlmr').get_vocab()]\n"
+        "print(hashlib.sha256(json.dumps([sorted(v.items()) for v in vocabs]).encode())"
+        ".hexdigest())\n"
+    )
+    tests_dir = Path(tiny_models.__file__).parent
+    digests = {
+        subprocess.run([sys.executable, "-c", code], cwd=tests_dir, check=True,
+                       capture_output=True, text=True).stdout.strip()
+        for _ in range(2)
+    }
+    assert len(digests) == 1 and len(next(iter(digests))) == 64
