@@ -201,7 +201,7 @@ class ChatClient:
                     resp = await self._client.chat.completions.create(**body)
             except openai.APIStatusError as exc:
                 status = exc.status_code
-                raw = _error_body(exc)
+                raw = _error_body(exc, self._key)
                 msg = redact(f"HTTP {status}: {_short(exc)}", self._key)
                 if status in (401, 403):
                     raise AuthError(f"endpoint refused the credentials ({msg})",
@@ -257,10 +257,22 @@ def _short(exc: Exception) -> str:
     return " ".join(str(text).split())[:200]
 
 
-def _error_body(exc: Any) -> dict | None:
+def _error_body(exc: Any, key: str | None) -> dict | None:
+    """The server's error body for the audit, at most 2,000 characters of text, with the API
+    key blanked wherever the server quoted it (some do, in "invalid key" messages)."""
     body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        return {"error": body}
-    if body is not None:
-        return {"error": str(body)[:2000]}
-    return None
+    if body is None:
+        return None
+    if not isinstance(body, (dict, list)):
+        body = str(body)[:2000]
+    return {"error": _redact_json(body, key)}
+
+
+def _redact_json(value: Any, key: str | None) -> Any:
+    if isinstance(value, str):
+        return redact(value, key)
+    if isinstance(value, dict):
+        return {redact(str(k), key): _redact_json(v, key) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_json(v, key) for v in value]
+    return value

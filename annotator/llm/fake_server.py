@@ -138,7 +138,10 @@ def make_handler(state: State):
                 hdrs = {}
                 if "retry_after" in step:
                     hdrs["Retry-After"] = str(step["retry_after"])
-                self._send(int(step["status"]), {"error": {"message": "scripted failure"}}, hdrs)
+                msg = "scripted failure"
+                if step.get("echo_auth"):  # as servers that quote the rejected key do
+                    msg += f" (Authorization: {self.headers.get('Authorization')})"
+                self._send(int(step["status"]), {"error": {"message": msg}}, hdrs)
             elif step.get("broken"):
                 self._send(200, _completion(body, '{"entities": [{"text": "pneu'))
             else:

@@ -2,6 +2,7 @@
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -161,7 +162,8 @@ def test_api_key_sent_but_never_stored_or_logged(tmp_path, fr_docs, fake_server,
 
     with Store(str(db)) as st:
         st.import_documents(fr_docs[:2])
-    fake_server.control(script=[{"status": 500}])  # an error path too
+    # error paths too, one of them a server that quotes the key back in its error body
+    fake_server.control(script=[{"status": 500}, {"status": 500, "echo_auth": True}])
     rc = main(["--db", str(db), "-v", "silver", "--base-url", fake_server.url, "--model", "fake",
                "--schema", "finemed-fr", "--api-key-env", "MY_LLM_KEY", "--json"])
     out = capsys.readouterr()
@@ -170,4 +172,25 @@ def test_api_key_sent_but_never_stored_or_logged(tmp_path, fr_docs, fake_server,
     assert {r["auth"] for r in fake_server.log()} == {f"Bearer {secret}"}  # it was used
     for path in tmp_path.iterdir():  # the database file and any journal
         assert secret.encode() not in path.read_bytes()
+    with Store(str(db)) as st:  # the retried errors are audited, the quoted key blanked
+        retried = json.dumps([c["request"] for c in llm_audit.calls(st)])
+    assert "Authorization: Bearer ***" in retried
     assert secret not in caplog.text and secret not in out.out + out.err
+
+
+def test_error_body_quoting_the_key_is_audited_with_the_key_blanked(store, fake_server):
+    """A refused request (HTTP 400: not retried, the document fails) keeps the server's error
+    body in the audit; a server that quotes the Authorization header must not put the key in
+    the database that way."""
+    secret = "sk-test-QUOTED0123456789abcdef"
+    # per document: a 400 in json_schema mode is taken for a refusal of the mode and retried
+    # in JSON mode, where the second 400 fails the document
+    fake_server.control(script=[{"status": 400, "echo_auth": True}] * 8)
+    res = run(store, fake_server.url, passes=1, api_key=secret)
+    assert res.failed == 4 and res.done == 0
+    assert {r["auth"] for r in fake_server.log()} == {f"Bearer {secret}"}
+    failed = [c for c in llm_audit.calls(store) if c["error"]]
+    assert len(failed) == 4
+    for c in failed:
+        assert "Authorization: Bearer ***" in c["response"]["error"]["message"]
+    assert secret.encode() not in Path(store.url.removeprefix("sqlite:///")).read_bytes()
