@@ -121,6 +121,25 @@ def move_boundary(text: str, start: int, end: int, edge: str,
     return new
 
 
+def drag_boundary(text: str, start: int, end: int, edge: str, pos: int, *,
+                  exact: bool = False) -> tuple[int, int] | None:
+    """``[start, end)`` with its ``edge`` ("start" or "end") dragged to offset ``pos``: the
+    dragged edge snaps to the word under it (``exact`` keeps the offset), the other edge
+    stays. None when the span would become empty or nothing changes."""
+    pos = max(0, min(len(text), pos))
+    if edge == "end":
+        if pos <= start:
+            return None
+        new = (start, pos if exact else snap_to_words(text, start, pos)[1])
+    else:
+        if pos >= end:
+            return None
+        new = (pos if exact else snap_to_words(text, pos, end)[0], end)
+    if new[0] >= new[1] or new == (start, end):
+        return None
+    return new
+
+
 def snap_fragments(text: str, ranges: Iterable[tuple[int, int]], *,
                    exact: bool = False) -> list[tuple[int, int]]:
     """The fragments of a discontinuous span from selections: each snapped to words (unless

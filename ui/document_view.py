@@ -46,6 +46,7 @@ from annotator.review import spans_at
 
 LANE_GAP = 4.0  # px between stacked bars
 BAR = 2.5  # bar thickness, px
+HANDLE_PX = 5.0  # px either side of a span edge where a mouse press grabs it
 PARTIAL_MAX = 64  # more changed spans than this: repaint the whole viewport
 
 
@@ -103,6 +104,9 @@ class DocumentView(QTextEdit):
     """Read-only text with spans; selection and caret work from mouse and keyboard."""
 
     currentSpanChanged = Signal(object)  # Span or None
+    # an edge of the current span dragged with the mouse: (span, "start"|"end", Python
+    # offset where it was dropped, exact: Alt held)
+    boundaryDragged = Signal(object, str, int, bool)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -139,6 +143,8 @@ class DocumentView(QTextEdit):
         self._fills: dict[tuple[str, str], QColor] = {}
         self._pens: dict[tuple[str, str], QPen] = {}
         self._following_cursor = True
+        self._drag: tuple[str, Span] | None = None  # edge being dragged, and its span
+        self._drag_pos: int | None = None
         self.cursorPositionChanged.connect(self._on_cursor_moved)
         # partial repaints are queued in viewport coordinates: after a scroll (which blits
         # the old pixels) repaint everything rather than trust a region that has moved
@@ -439,7 +445,7 @@ class DocumentView(QTextEdit):
                     p.drawRect(r)
         p.end()
         super().paintEvent(event)
-        if not on_screen and self.focus_region is None:
+        if not on_screen and self.focus_region is None and self._drag is None:
             return
         p = QPainter(self.viewport())
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -472,6 +478,7 @@ class DocumentView(QTextEdit):
             p.setBrush(Qt.BrushStyle.NoBrush)
             for r in self._doc_rects(*self.focus_region):
                 p.drawRoundedRect(r.adjusted(-3, -2, 3, 2), 3, 3)
+        self._draw_drag_preview(p)
         p.end()
 
     def _draw_links(self, p: QPainter, sp: Span, lane: int) -> None:
@@ -494,6 +501,72 @@ class DocumentView(QTextEdit):
                 y2 = r2.bottom() + 2 + lane * LANE_GAP
                 p.drawLine(QPointF(r1.right(), y1), QPointF(r1.right() + 12, y1))
                 p.drawLine(QPointF(r2.left() - 12, y2), QPointF(r2.left(), y2))
+
+    # ------------------------------------------------------------------ mouse: drag an edge
+    def edge_at(self, point) -> str | None:
+        """``"start"`` / ``"end"`` when ``point`` (viewport coordinates) is on that edge of
+        the current span (continuous spans only), else None."""
+        cur = self.current
+        if cur is None or cur.fragments is not None or cur not in self.spans:
+            return None
+        rects = self.range_rects(cur.start, cur.end)
+        if not rects:
+            return None
+        x, y = point.x(), point.y()
+        hits = []
+        for edge, r, ex in (("start", rects[0], rects[0].left()),
+                            ("end", rects[-1], rects[-1].right())):
+            if r.top() - 2 <= y <= r.bottom() + 2 and abs(x - ex) <= HANDLE_PX:
+                hits.append((abs(x - ex), edge))
+        return min(hits)[1] if hits else None
+
+    def offset_at(self, point) -> int:
+        """The Python offset of the caret position nearest ``point`` (viewport coordinates)."""
+        return self._map.to_py(self.cursorForPosition(point.toPoint()).position())
+
+    def mousePressEvent(self, event) -> None:
+        edge = (self.edge_at(event.position())
+                if event.button() == Qt.MouseButton.LeftButton else None)
+        if edge is None:
+            super().mousePressEvent(event)
+            return
+        self._drag, self._drag_pos = (edge, self.current), None
+        self.viewport().setCursor(Qt.CursorShape.SizeHorCursor)
+        event.accept()
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._drag is not None:
+            self._drag_pos = self.offset_at(event.position())
+            self.viewport().update()
+            event.accept()
+            return
+        if event.buttons() == Qt.MouseButton.NoButton:
+            on_edge = self.edge_at(event.position()) is not None
+            self.viewport().setCursor(Qt.CursorShape.SizeHorCursor if on_edge
+                                      else Qt.CursorShape.IBeamCursor)
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._drag is None or event.button() != Qt.MouseButton.LeftButton:
+            super().mouseReleaseEvent(event)
+            return
+        (edge, span), self._drag, self._drag_pos = self._drag, None, None
+        self.viewport().setCursor(Qt.CursorShape.IBeamCursor)
+        self.viewport().update()
+        exact = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
+        event.accept()
+        self.boundaryDragged.emit(span, edge, self.offset_at(event.position()), exact)
+
+    def _draw_drag_preview(self, p: QPainter) -> None:
+        """While an edge is dragged: a caret-high bar where it would be dropped."""
+        if self._drag is None or self._drag_pos is None:
+            return
+        cur = QTextCursor(self.document())
+        cur.setPosition(self._map.to_qt(self._drag_pos))
+        r = self.cursorRect(cur)  # viewport coordinates
+        p.resetTransform()
+        p.setPen(QPen(QColor("#1f2937"), 2.0))
+        p.drawLine(QPointF(r.center().x(), r.top() - 2), QPointF(r.center().x(), r.bottom() + 2))
 
     def span_at_point(self, point) -> Span | None:
         pos = self._map.to_py(self.cursorForPosition(point).position())

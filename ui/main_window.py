@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
 
         self.doc_list.documentActivated.connect(self.show_document)
         self.view.currentSpanChanged.connect(self._on_current_span)
+        self.view.boundaryDragged.connect(self.drag_boundary)
         self.span_table.spanActivated.connect(self._on_span_clicked)
         self.palette.labelChosen.connect(lambda key: self.apply_label(key, exact=False))
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -482,6 +483,19 @@ class MainWindow(QMainWindow):
         if new is None:
             self.message("The span cannot shrink further" if (
                 (edge == "end") == (direction < 0)) else "No word further that way")
+            return
+        self._push(undo.UpdateSpan(self, self.doc.id, cur, start=new[0], end=new[1],
+                                   status="accepted"))
+
+    def drag_boundary(self, span: Span, edge: str, pos: int, exact: bool) -> None:
+        """An edge of ``span`` dropped at ``pos`` with the mouse: snapped to the word unless
+        ``exact``; one undoable edit, and a person's edit of a suggestion accepts it."""
+        cur = self.view.current
+        if self.doc is None or cur is None or cur.id != span.id or cur.is_discontinuous:
+            return
+        new = review.drag_boundary(self.doc.text, cur.start, cur.end, edge, pos, exact=exact)
+        if new is None:
+            self.message("The boundary did not move (a span cannot become empty)")
             return
         self._push(undo.UpdateSpan(self, self.doc.id, cur, start=new[0], end=new[1],
                                    status="accepted"))

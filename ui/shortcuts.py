@@ -109,6 +109,8 @@ LABEL_KEY_HELP = ("Label keys", ("Select text, then press a label key: the span 
                   "whole words. Alt+key keeps the exact selection. With no selection, the key "
                   "relabels the span under the cursor."))
 EXACT_MODIFIER = "Alt"
+MOUSE_DRAG_HELP = ("Edit", "Mouse drag", "Drag an edge of the framed span to move that "
+                   "boundary (snapped to the word; hold Alt for the exact character)")
 AZERTY_DIGITS = {"1": "&", "2": "é", "3": '"', "4": "'", "5": "(", "6": "-", "7": "è",
                  "8": "_", "9": "ç", "0": "à"}
 DEFAULT_LABEL_KEYS = tuple("1234567890")
@@ -154,6 +156,7 @@ def sheet_rows(label_keys: Mapping[str, str] | None = None) -> list[tuple[str, s
                                 for k in b.keys),
              b.help or b.text.replace("&&", "&")) for b in BINDINGS]
     rows.append(("Labels", "1-9, 0, …", LABEL_KEY_HELP[1]))
+    rows.append(MOUSE_DRAG_HELP)
     for key, name in (label_keys or {}).items():
         rows.append(("Labels", f"{key} / {EXACT_MODIFIER}+{key}", f"Label: {name}"))
     return rows

@@ -121,3 +121,28 @@ def test_snap_fragments_snaps_sorts_and_merges():
     assert review.snap_fragments(text, [(0, 3), (2, 9)]) == [(0, 18)]  # overlap: merged
     assert review.snap_fragments(text, [(7, 8), (1, 3)]) == [(0, 7)]  # blank one dropped
     assert review.snap_fragments(text, [(1, 3), (23, 25)], exact=True) == [(1, 3), (23, 25)]
+
+
+DRAG_TEXT = "Pneumonie du lobe inférieur droit, sous amoxicilline."
+
+
+@pytest.mark.parametrize("edge, pos, exact, expected", [
+    # the end dropped inside "inférieur" snaps to the end of that word
+    ("end", DRAG_TEXT.index("férieur"), False, (0, DRAG_TEXT.index(" droit"))),
+    # ... or stays where it was dropped with the exact modifier
+    ("end", DRAG_TEXT.index("férieur"), True, (0, DRAG_TEXT.index("férieur"))),
+    # dropped after the comma that follows "droit": edge punctuation is trimmed
+    ("end", DRAG_TEXT.index(",") + 1, True, (0, DRAG_TEXT.index(",") + 1)),
+    ("end", DRAG_TEXT.index(",") + 1, False, None),
+    # the start dragged left into "du": snaps to the start of "du"
+    ("start", DRAG_TEXT.index("u lobe"), False, (DRAG_TEXT.index("du"), DRAG_TEXT.index(","))),
+    # onto or past the other edge: refused, the span never becomes empty or reversed
+    ("end", 0, False, None),
+    ("start", DRAG_TEXT.index(","), False, None),
+    # dropped inside the word it already ends: nothing changes
+    ("end", DRAG_TEXT.index("droit") + 2, False, None),
+])
+def test_drag_boundary(edge, pos, exact, expected):
+    start = 0 if edge == "end" else DRAG_TEXT.index("lobe")
+    assert review.drag_boundary(DRAG_TEXT, start, DRAG_TEXT.index(","), edge, pos,
+                                exact=exact) == expected

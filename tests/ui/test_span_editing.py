@@ -209,3 +209,63 @@ def test_new_keys_are_on_the_shortcut_sheet(window):
               "clear_fragments"):
         assert BY_ID[i].help
     assert {"+", "Esc"} <= keys
+
+
+# ---------------------------------------------------------------- boundaries, mouse
+def _edge_point(view, span_range, edge):
+    rects = view.range_rects(*span_range)
+    r = rects[-1] if edge == "end" else rects[0]
+    from PySide6.QtCore import QPoint
+
+    return QPoint(round(r.right() if edge == "end" else r.left()), round(r.center().y()))
+
+
+def _char_point(view, pos):
+    from PySide6.QtGui import QTextCursor
+
+    cur = QTextCursor(view.document())
+    cur.setPosition(pos)
+    return view.cursorRect(cur).center()
+
+
+def _drag(qtbot, view, a, b, modifier=Qt.KeyboardModifier.NoModifier):
+    vp = view.viewport()
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
+    qtbot.mouseMove(vp, b)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, modifier, b)
+
+
+def test_mouse_drag_of_the_end_edge_snaps_to_the_word_and_undoes(window, project, qtbot):
+    view = window.view
+    put_caret(window, HYPER[0] + 2)
+    assert view.current.source == "gliner2"
+    grab = _edge_point(view, HYPER, "end")
+    assert view.edge_at(grab) == "end"
+    _drag(qtbot, view, grab, _char_point(view, FIEVRE[0] + 3))  # dropped inside "fièvre"
+    sp = spans(project)[("gliner2", "disease")]
+    assert TEXT[sp.start:sp.end] == "hypertension artérielle et une fièvre"
+    assert (sp.status, sp.annotator, sp.score) == ("accepted", "dr.test", 0.91)
+    undo(qtbot, window)
+    back = spans(project)[("gliner2", "disease")]
+    assert (back.start, back.end, back.status) == (*HYPER, "proposed")
+
+
+def test_mouse_drag_of_the_start_edge_with_alt_keeps_the_exact_offset(window, project, qtbot):
+    view = window.view
+    put_caret(window, HYPER[0] + 2)
+    grab = _edge_point(view, HYPER, "start")
+    assert view.edge_at(grab) == "start"
+    _drag(qtbot, view, grab, _char_point(view, HYPER[0] + 5), Qt.KeyboardModifier.AltModifier)
+    sp = spans(project)[("gliner2", "disease")]
+    assert (sp.start, sp.end) == (HYPER[0] + 5, HYPER[1])  # "rtension artérielle"
+
+
+def test_mouse_press_away_from_an_edge_selects_text_and_edits_nothing(window, project, qtbot):
+    view = window.view
+    put_caret(window, HYPER[0] + 2)
+    before = spans(project)
+    inside = _char_point(view, HYPER[0] + 6)
+    assert view.edge_at(inside) is None
+    _drag(qtbot, view, inside, _char_point(view, HYPER[0] + 10))
+    assert spans(project) == before
+    assert view.textCursor().hasSelection()  # an ordinary selection, ready for a label key
