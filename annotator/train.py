@@ -192,6 +192,7 @@ def train_job(
     backend: str = "gliner2", max_regression: float = 0.05, make_default: bool = True,
     force: bool = False, eval_split: str = "test", max_steps: int = -1,
     max_len: int | None = None, threshold: float = 0.5, chunk_words: int = 128,
+    device: str = "auto",
 ) -> Job:
     """Train, evaluate, save and register a model (see module doc). Returns ``TrainResult``.
 
@@ -200,6 +201,9 @@ def train_job(
     """
     if backend not in BACKENDS:
         raise AnnotatorError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+    from .prelabel.loading import resolve_device
+
+    device = resolve_device(device)  # an unavailable device fails before any work
     if backend == "transformers" and lora:
         raise AnnotatorError("--lora is only implemented for the gliner2 backend")
     schema = store.get_schema()
@@ -222,14 +226,14 @@ def train_job(
         extra = yield from train_token_classifier(
             result, base_model=base_model, records=records, held=held, schema=schema,
             epochs=epochs, lr=lr, task_lr=task_lr, batch_size=batch_size, seed=seed,
-            max_steps=max_steps, threshold=threshold)
+            max_steps=max_steps, threshold=threshold, device=device)
         extra = {**extra, "bio_export": export}
     else:
         records, extra = yield from _train_gliner2(
             result, base_model=base_model, train_docs=train_docs, held=held, schema=schema,
             epochs=epochs, lr=lr, task_lr=task_lr, batch_size=batch_size, seed=seed,
             lora=lora, descriptions=descriptions, max_steps=max_steps, max_len=max_len,
-            threshold=threshold, chunk_words=chunk_words)
+            threshold=threshold, chunk_words=chunk_words, device=device)
     out_dir = Path(result.out)
     result.base = result.base_report.to_dict() if result.base_report else None
     result.new = result.new_report.to_dict() if result.new_report else None
@@ -242,7 +246,8 @@ def train_job(
               "eval_split": eval_split, "threshold": threshold, "steps": result.steps,
               "chunk_words": chunk_words, "n_train_docs": len(train_docs),
               "seconds": round(result.seconds, 3), "schema": schema.name,
-              "schema_version": schema.version, "backend": backend, **extra}
+              "schema_version": schema.version, "backend": backend, "device": device,
+              **extra}
     metrics = {"base": result.base, "new": result.new, "eval_split": eval_split,
                "n_eval": len(held), "regressed": result.regressed}
     (out_dir / TRAINING_INFO).write_text(json.dumps(
@@ -264,7 +269,7 @@ def _train_gliner2(result: TrainResult, *, base_model: str, train_docs: list[Doc
                    held: list[Document], schema: LabelSchema, epochs: int, lr: float,
                    task_lr: float, batch_size: int, seed: int, lora: bool, descriptions: bool,
                    max_steps: int, max_len: int | None, threshold: float,
-                   chunk_words: int) -> Job:
+                   chunk_words: int, device: str = "cpu") -> Job:
     """The GLiNER2 branch of ``train_job``: load, check the prompt fits
     (``train_prompt.fit_records``), evaluate the base, train, save to ``result.out``,
     evaluate the saved model. Returns ``(records, extra registry params)``."""
@@ -274,6 +279,7 @@ def _train_gliner2(result: TrainResult, *, base_model: str, train_docs: list[Doc
     yield Progress(0, None, "loading base model")
     model, bare = load_base_model(base_model)
     pin_count_head(model)
+    model.to(device)
     records, recut = fit_records(model, train_docs, schema, descriptions=descriptions,
                                  max_words=chunk_words)
     result.data_hash = data_hash(records)
@@ -286,7 +292,8 @@ def _train_gliner2(result: TrainResult, *, base_model: str, train_docs: list[Doc
     with tempfile.TemporaryDirectory(prefix="annotator-train-") as work:
         steps = train_in_thread(model, records, epochs=epochs, lr=lr, task_lr=task_lr,
                                 batch_size=batch_size, seed=seed, lora=lora,
-                                max_steps=max_steps, max_len=max_len, work_dir=work)
+                                max_steps=max_steps, max_len=max_len, work_dir=work,
+                                device=device)
         while True:
             try:
                 st = next(steps)
@@ -309,6 +316,6 @@ def _train_gliner2(result: TrainResult, *, base_model: str, train_docs: list[Doc
 
         yield Progress(0, None, f"evaluating the new model on {len(held)} "
                                 f"{result.eval_split} docs")
-        result.new_report = _eval_model(GLiNER2.from_pretrained(str(out_dir)), result.out,
-                                        held, schema, threshold)
+        result.new_report = _eval_model(GLiNER2.from_pretrained(str(out_dir)).to(device),
+                                        result.out, held, schema, threshold)
     return records, {"base_from_bare_encoder": bare, "chunks_recut_to_fit": recut}

@@ -96,12 +96,13 @@ class _Stop(Exception):
 def train_in_thread(model: Any, records: list[dict], *, epochs: int, lr: float,
                     task_lr: float, batch_size: int, seed: int, lora: bool,
                     max_steps: int = -1, max_len: int | None = None,
-                    work_dir: str) -> Iterator[StepInfo]:
+                    work_dir: str, device: str = "cpu") -> Iterator[StepInfo]:
     """Train ``model`` on GLiNER2 records with gliner2's ``ExtractorTrainer``; yields one
     ``StepInfo`` per optimizer step and returns the trained model (LoRA merged).
 
     Training runs on a worker thread; closing this generator stops it at the next step.
     """
+    import torch
     from gliner2.training.trainer import ExtractorTrainer, TrainingConfig
 
     events: queue.Queue = queue.Queue()
@@ -116,6 +117,13 @@ def train_in_thread(model: Any, records: list[dict], *, epochs: int, lr: float,
 
         def _save_checkpoint(self, name: str) -> None:
             return None
+
+        def _setup_device(self) -> None:
+            # gliner2 takes CUDA whenever torch sees it; the caller's device wins
+            super()._setup_device()
+            if not self.is_distributed and self.device != torch.device(device):
+                self.device = torch.device(device)
+                self.model.to(self.device)
 
         def _optimizer_step(self) -> bool:
             if stop.is_set():

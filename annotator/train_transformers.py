@@ -171,12 +171,13 @@ def _save(model: Any, tokenizer: Any, out: str | Path) -> None:
 
 
 def evaluate_saved(model_dir: str, docs: Sequence[Document], schema: LabelSchema,
-                   threshold: float) -> Report:
+                   threshold: float, device: str = "cpu") -> Report:
     """Predict with the saved model through the real pre-labelling path (nothing stored)
     and score against the gold spans (strict), like the GLiNER2 branch."""
     from .prelabel.transformers_backend import TransformersPrelabeler
 
-    labeler = TransformersPrelabeler(model_dir, schema_keys=schema.keys, threshold=threshold)
+    labeler = TransformersPrelabeler(model_dir, schema_keys=schema.keys, threshold=threshold,
+                                     device=device)
     preds = labeler.predict([d.text for d in docs])
     return evaluate({d.id: list(d.spans) for d in docs},
                     {d.id: p for d, p in zip(docs, preds)}, labels=schema.keys)
@@ -185,7 +186,7 @@ def evaluate_saved(model_dir: str, docs: Sequence[Document], schema: LabelSchema
 def train_token_classifier(
     result: Any, *, base_model: str, records: list[dict], held: Sequence[Document],
     schema: LabelSchema, epochs: int, lr: float, task_lr: float, batch_size: int, seed: int,
-    max_steps: int, threshold: float,
+    max_steps: int, threshold: float, device: str = "cpu",
 ) -> Job:
     """Evaluate the base (random head), train, save to ``result.out``, evaluate the saved
     model; fills ``result`` (steps, seconds, reports). Returns extra registry params."""
@@ -205,8 +206,9 @@ def train_token_classifier(
             yield Progress(0, None, f"evaluating the base model on {len(held)} "
                                     f"{result.eval_split} docs")
             _save(model, tok, work)
-            result.base_report = evaluate_saved(work, held, schema, threshold)
+            result.base_report = evaluate_saved(work, held, schema, threshold, device)
 
+    model.to(device)
     per_epoch = math.ceil(len(feats) / batch_size)
     total = max_steps if max_steps > 0 else max(1, epochs) * per_epoch
     head = [p for n, p in model.named_parameters() if n.startswith("classifier")]
@@ -223,7 +225,8 @@ def train_token_classifier(
         order = list(range(len(feats)))
         rng.shuffle(order)
         for i in range(0, len(order), batch_size):
-            batch = _collate([feats[j] for j in order[i:i + batch_size]], pad_id)
+            batch = {k: v.to(device) for k, v in
+                     _collate([feats[j] for j in order[i:i + batch_size]], pad_id).items()}
             loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -243,7 +246,7 @@ def train_token_classifier(
     if held:
         yield Progress(0, None, f"evaluating the new model on {len(held)} "
                                 f"{result.eval_split} docs")
-        result.new_report = evaluate_saved(result.out, held, schema, threshold)
+        result.new_report = evaluate_saved(result.out, held, schema, threshold, device)
     return {"labels": labels, "fresh_head": fresh, "max_positions": positions,
             "windows": len(feats)}
 

@@ -43,6 +43,9 @@ def register(sub: Any) -> None:
                    help="put label descriptions in the training prompts (off by default: "
                         "FineMed trained without and predicts with descriptions)")
     p.add_argument("--threshold", type=float, default=0.5, help="threshold for evaluation")
+    p.add_argument("--device", default="auto",
+                   help="auto (default: cuda when torch sees a GPU, else cpu), cpu, cuda, "
+                        "cuda:N or mps: where training and the evaluations run")
     p.add_argument("--backend", default="gliner2", choices=("gliner2", "transformers"),
                    help="gliner2 (default) or transformers: fine-tune a token classifier on "
                         "the BIO export; labels O/B-/I- of the project schema, so `prelabel "
@@ -110,7 +113,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             descriptions=args.descriptions, backend=args.backend,
             max_regression=args.max_regression, make_default=not args.no_default,
             force=args.force, eval_split=args.eval_split, max_steps=args.max_steps,
-            threshold=args.threshold), "train", unit="step")
+            threshold=args.threshold, device=args.device), "train", unit="step")
     finally:
         store.close()
     if args.json:

@@ -49,10 +49,13 @@ def load_model(model: str, what: str, loader: Callable[[str], Any]) -> Any:
 
 
 def resolve_device(device: str) -> str:
-    """``cpu``, ``cuda``, ``cuda:N`` or ``mps``; a clear error if it is not available."""
+    """``cpu``, ``cuda``, ``cuda:N`` or ``mps``; a clear error if it is not available.
+    ``auto``: ``cuda`` when torch sees a CUDA device, else ``cpu``."""
     import torch
 
     dev = (device or "cpu").lower()
+    if dev == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
     if dev.startswith("cuda") and not torch.cuda.is_available():
         raise AnnotatorError(f"device {device!r} requested but CUDA is not available")
     if dev == "mps" and not (getattr(torch.backends, "mps", None)

@@ -253,3 +253,32 @@ def test_relative_position_encoder_is_not_limited(tiny_gliner2_deberta):
     from annotator.train_prompt import encoder_positions
 
     assert encoder_positions(GLiNER2.from_pretrained(str(tiny_gliner2_deberta))) is None
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_unavailable_device_fails_before_any_work(quaero_store, tiny_token_classifier, tmp_path,
+                                                   capsys):
+    from annotator.cli import main
+
+    seen = []
+    for backend in ("transformers", "gliner2"):
+        with pytest.raises(AnnotatorError, match="'cuda' requested but CUDA is not available"):
+            drive(train_job(quaero_store, base_model=str(tiny_token_classifier),
+                            out=str(tmp_path / backend), backend=backend, device="cuda",
+                            max_steps=1, **FAST), on_progress=seen.append)
+    assert seen == [] and list_models(quaero_store) == []
+    assert not (tmp_path / "transformers").exists() and not (tmp_path / "gliner2").exists()
+    rc = main(["--db", quaero_store.url, "--project", "quaero", "train", "--base-model",
+               str(tiny_token_classifier), "--out", str(tmp_path / "cli"), "--device", "cuda"])
+    assert rc == 2 and "CUDA is not available" in capsys.readouterr().err
+
+
+def test_auto_device_is_recorded_with_the_model(quaero_store, tiny_token_classifier, tmp_path):
+    import torch
+
+    res = drive(train_job(quaero_store, base_model=str(tiny_token_classifier),
+                          out=str(tmp_path / "tc"), backend="transformers", max_steps=2,
+                          **FAST))
+    (model,) = list_models(quaero_store)
+    assert model.path == res.out
+    assert model.params["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
