@@ -11,9 +11,12 @@ by document (deterministic for a seed), and returns what it wrote and what it dr
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
+import os
+import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,6 +197,58 @@ def _status_filters(status: str | list[str] | None, fmt: str):
     return span or None, review or None
 
 
+def _staging_path(target: Path) -> Path:
+    """A hidden sibling of ``target`` (same folder, so same file system: the final rename
+    is atomic)."""
+    return target.with_name(f".{target.name}.partial-{os.getpid()}")
+
+
+def _publish(staged: Path, target: Path) -> None:
+    """Move a finished export into place. A file replaces ``target`` atomically; a folder
+    (text, brat) replaces a missing or empty ``target`` folder, or else its files replace
+    their namesakes one by one (other files already there are left alone)."""
+    if not staged.is_dir():
+        os.replace(staged, target)
+        return
+    if target.exists() and not target.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", str(target))
+    if target.is_dir() and not any(target.iterdir()):
+        target.rmdir()
+    if not target.exists():
+        os.replace(staged, target)
+        return
+    for f in sorted(staged.rglob("*")):
+        if f.is_file():
+            dest = target / f.relative_to(staged)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(f, dest)
+    shutil.rmtree(staged, ignore_errors=True)
+
+
+def _target_name(filename: Any, staged: dict[str, Path], targets: dict[str, Path]) -> str:
+    """The path to name in an error: the user's target, never the staged sibling."""
+    if filename:
+        for name, path in staged.items():
+            if str(filename).startswith(str(path)):
+                return str(targets[name]) + str(filename)[len(str(path)):]
+        return str(filename)
+    return ", ".join(str(t) for t in targets.values())
+
+
+def _abandon(writers: dict[str, Any], staged: dict[str, Path],
+             closed: Collection[str] = ()) -> None:
+    for name, w in writers.items():
+        if name not in closed:
+            with contextlib.suppress(Exception):
+                w.close()
+    for path in staged.values():
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
 def export_job(store: Any, *, fmt: str, out: str | Path, status: str | None = None,
                source: str | None = None, split: str | None = None, seed: int = 42,
                descriptions: bool = False, mentions: str = "offsets") -> Job:
@@ -242,17 +297,20 @@ def _export(store: Any, *, fmt: str, out: str | Path, status: str | None,
         total = store.count_documents(review_status)
         split_of = None
         targets = {"all": out}
+    # Writers write to staged siblings of their targets, which replace the targets only once
+    # every writer has closed cleanly: an export that fails (full disk, bad path) or is
+    # cancelled leaves no truncated file behind and a previous export where it was.
+    staged = {name: _staging_path(path) for name, path in targets.items()}
     writers: dict[str, Any] = {}
     try:
-        for name, path in targets.items():
+        for name, path in staged.items():
             writers[name] = spec.writer(path, **opts)
     except OSError as exc:
-        for w in writers.values():
-            w.close()
-        raise AnnotatorError(f"cannot write {exc.filename or path}: "
-                             f"{exc.strerror or exc}") from None
+        _abandon(writers, staged)
+        raise AnnotatorError(f"cannot write {targets[name]}: {exc.strerror or exc}") from None
     summary = ExportSummary(format=fmt, out=[str(p) for p in targets.values()])
     done = 0
+    reports: dict[str, Any] = {}
     try:
         if fmt == "gliner2" and not split:  # driver rows, one pass per batch
             for docs, span_rows in iter_span_batches(
@@ -276,8 +334,18 @@ def _export(store: Any, *, fmt: str, out: str | Path, status: str | None,
                 done += 1
                 if done % PROGRESS_EVERY == 0:
                     yield Progress(done, total, "exporting")
-    finally:
-        reports = {name: w.close() for name, w in writers.items()}
+        for name, w in writers.items():
+            reports[name] = w.close()
+        for name, path in staged.items():
+            _publish(path, targets[name])
+    except OSError as exc:
+        _abandon(writers, staged, closed=set(reports))
+        where = _target_name(exc.filename, staged, targets)
+        raise AnnotatorError(f"cannot write {where}: {exc.strerror or exc}; nothing was "
+                             "exported (an earlier export there is unchanged)") from None
+    except BaseException:  # cancelled (GeneratorExit) or failed: remove what was staged
+        _abandon(writers, staged, closed=set(reports))
+        raise
     dropped: Counter[str] = Counter()
     for name, rep in reports.items():
         summary.documents += rep.get("documents", 0)

@@ -126,3 +126,64 @@ def test_prelabel_keyboard_interrupt_records_the_run_as_cancelled(tmp_path):
             drive(prelabel_job(store, prelabeler=pl, batch_size=1))
         assert store.runs(KIND)[-1]["status"] == "cancelled"
         assert len(store.done_doc_ids(KIND, pl.run_key())) == 1  # the finished doc is kept
+
+
+# ---------------------------------------------------------------------- interrupted export
+def _many_docs_db(tmp_path, n=2500):
+    db = str(tmp_path / "many.sqlite")
+    with Store(db) as store:
+        store.import_documents([Document(text=f"Patient {i} fébrile, toux sèche. " * 30,
+                                         name=f"d{i}", spans=[Span(0, 7, "living_beings")])
+                                for i in range(n)])
+    return db
+
+
+@pytest.mark.parametrize("fmt, out_name", [("jsonl", "out.jsonl"), ("brat", "out_brat")])
+def test_cancelled_export_leaves_no_partial_output_and_the_earlier_export(tmp_path, fmt,
+                                                                          out_name):
+    from annotator.io import export_job
+
+    db = _many_docs_db(tmp_path)
+    out = tmp_path / "exports" / out_name
+    with Store(db) as store:
+        # an earlier, complete export without the spans: a partial overwrite would show
+        drive(export_job(store, fmt=fmt, out=out, source="llm_pass2"))
+        before = sorted((p.relative_to(out), p.read_bytes()) for p in out.rglob("*")) \
+            if out.is_dir() else out.read_bytes()
+        job = export_job(store, fmt=fmt, out=out)
+        for p in job:
+            if 0 < p.done < p.total:  # part of the documents written: cancel
+                job.close()
+                break
+        else:
+            pytest.fail("the export finished without a chance to cancel it")
+    after = sorted((p.relative_to(out), p.read_bytes()) for p in out.rglob("*")) \
+        if out.is_dir() else out.read_bytes()
+    assert after == before  # the earlier export is untouched
+    assert [p.name for p in out.parent.iterdir()] == [out_name]  # nothing staged is left
+
+
+def test_export_on_a_full_disk_names_the_file_and_keeps_the_earlier_export(tmp_path):
+    """A file-size limit (RLIMIT_FSIZE) makes writes past 256 kB fail with EFBIG in the
+    export process, as a full disk fails them with ENOSPC."""
+    import resource
+    import subprocess
+    import sys
+
+    db = _many_docs_db(tmp_path)
+    out = tmp_path / "train.jsonl"
+    out.write_text("earlier export\n")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
+
+    cli = "import sys; from annotator.cli import main; sys.exit(main(sys.argv[1:]))"
+    res = subprocess.run([sys.executable, "-c", cli, "--db", db, "export",
+                          "--format", "gliner2", "--out", str(out)],
+                         preexec_fn=limit, capture_output=True, text=True)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.startswith(f"error: cannot write {out}") and "Traceback" not in res.stderr
+    assert "nothing was exported" in res.stderr
+    assert out.read_text() == "earlier export\n"
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("many.sqlite")] == [
+        "train.jsonl"]  # nothing staged is left
