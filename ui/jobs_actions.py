@@ -72,9 +72,16 @@ def _formats(writable: bool) -> tuple:
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("prelabel", "Pre-label", "annotator.prelabel.job", "prelabel_job", lambda s: [
-        Field("model", "Model id or path", "dir", s.model),
-        Field("backend", "Backend", "choice", s.backend, ("gliner2", "transformers")),
+        Field("model", "Model id or path", "dir", s.model,
+              tooltip="not used by the lexicon backend"),
+        Field("backend", "Backend", "choice", s.backend, ("gliner2", "transformers", "lexicon"),
+              tooltip="lexicon: every occurrence of strings already accepted in the project"),
         Field("threshold", "Threshold", "float", s.threshold),
+        Field("window", "Window", "choice", "full", ("full", "middle"),
+              tooltip="full: the whole document in overlapping windows; middle: FineMed's "
+                      "protocol, the middle 512 tokens only (the document is marked truncated)"),
+        Field("device", "Device", "choice", "auto", ("auto", "cpu", "cuda"),
+              tooltip="auto: the GPU when torch sees one"),
     ]),
     JobSpec("silver", "LLM silver labels", "annotator.llm.silver", "silver_job", lambda s: [
         Field("base_url", "Endpoint URL", "text", s.llm_base_url),
@@ -97,8 +104,14 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("train", "Train", "annotator.train", "train_job", lambda s: [
         Field("base_model", "Base model", "dir", s.model),
         Field("out", "Save the model to", "dir"),
+        Field("backend", "Backend", "choice", "gliner2", ("gliner2", "transformers"),
+              tooltip="transformers: fine-tune a token classifier on the BIO export"),
         Field("epochs", "Epochs", "int", 3),
         Field("lora", "LoRA adapters", "bool", False),
+        Field("descriptions", "Label descriptions in training prompts", "bool", False,
+              tooltip="off by default: FineMed trained without them and predicts with them"),
+        Field("device", "Device", "choice", "auto", ("auto", "cpu", "cuda"),
+              tooltip="auto: the GPU when torch sees one"),
     ]),
 )
 JOB_KEYS = tuple(j.key for j in JOBS)

@@ -200,3 +200,34 @@ def test_options_dialog_takes_defaults_from_settings(qtbot, store, tmp_path, mon
 
     assert jobs_actions.accepted_kwargs(job, {"model": "m", "threshold": 0.1, "x": 1}) == {
         "model": "m", "threshold": 0.1}
+
+
+def test_prelabel_dialog_offers_every_backend_and_runs_the_lexicon(qtbot, store, tmp_path):
+    """The Pre-label dialog's choices are the engine's backends; the lexicon runs from it
+    (model and device are not used by that backend) and its proposals reach the database."""
+    from annotator.model import Span
+    from annotator.prelabel.job import BACKENDS
+    from ui import jobs_actions
+    from ui import settings as st
+
+    spec = next(j for j in jobs_actions.JOBS if j.key == "prelabel")
+    fields = {f.name: f for f in spec.fields(st.get_settings(store))}
+    assert fields["backend"].choices == BACKENDS
+    assert set(fields["window"].choices) == {"full", "middle"}
+    assert fields["device"].default == "auto"
+    store.import_documents([
+        Document(text="Aspirine 500 mg le matin.", name="a",
+                 spans=[Span(0, 8, "drug", source="human", status="accepted")]),
+        Document(text="Pas d'aspirine ; Aspirine arrêtée.", name="b")])
+    mw = FakeMainWindow(store)
+    qtbot.addWidget(mw)
+    jobs_actions.install_job_actions(mw)
+    dlg = jobs_actions.OptionsDialog("Pre-label", list(fields.values()))
+    qtbot.addWidget(dlg)
+    values = {**dlg.values(), "backend": "lexicon"}
+    handle = jobs_actions.start_job(mw, "prelabel", values)
+    with qtbot.waitSignal(handle.ended, timeout=20_000):
+        pass
+    assert handle.state == "finished", handle.error
+    (b,) = [d for d in store.iter_documents(span_source="lexicon") if d.name == "b"]
+    assert [(b.text[s.start:s.end], s.status) for s in b.spans] == [("Aspirine", "proposed")]
