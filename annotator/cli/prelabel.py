@@ -31,7 +31,8 @@ def register(sub: Any) -> None:
     p.add_argument("--overlap", type=int, default=64, help="tokens shared by adjacent windows")
     p.add_argument("--label-map", default=None, metavar="FILE",
                    help="transformers: map model labels onto the schema (shipped name or JSON)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    p.add_argument("--device", default="cpu",
+                   help="cpu (default), cuda, cuda:N, mps, or auto (cuda when torch sees a GPU)")
     p.add_argument("--quantize", default=None, choices=("int8", "bf16"),
                    help="gliner2 on CPU: a faster, approximate encoder (int8 dynamic "
                         "quantization or bfloat16 autocast); spans may differ slightly from "

@@ -189,3 +189,16 @@ def test_density_summary_by_hand():
     assert [b["count"] for b in s["histogram"]] == [1, 1, 1, 0, 1]
     assert quantile([1.0, 3.0], 0.5) == 2.0 and math.isnan(quantile([], 0.5))
     assert summarize([])["mean"] is None
+
+
+def test_resolve_device_auto_and_unavailable_cuda():
+    import torch
+
+    from annotator.errors import AnnotatorError
+    from annotator.prelabel.loading import resolve_device
+
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("CPU") == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(AnnotatorError, match="CUDA is not available"):
+            resolve_device("cuda:0")
