@@ -507,7 +507,8 @@ class DocumentView(QTextEdit):
         """``"start"`` / ``"end"`` when ``point`` (viewport coordinates) is on that edge of
         the current span (continuous spans only), else None."""
         cur = self.current
-        if cur is None or cur.fragments is not None or cur not in self.spans:
+        if cur is None or cur.fragments is not None or (
+                id(cur) not in self._span_ids and cur not in self.spans):  # hover: O(1)
             return None
         rects = self.range_rects(cur.start, cur.end)
         if not rects:
