@@ -495,7 +495,7 @@ class MainWindow(QMainWindow):
             return
         new = review.drag_boundary(self.doc.text, cur.start, cur.end, edge, pos, exact=exact)
         if new is None:
-            self.message("The boundary did not move (a span cannot become empty)")
+            self.message("The boundary did not move (dropped where it was, or past the other edge)")
             return
         self._push(undo.UpdateSpan(self, self.doc.id, cur, start=new[0], end=new[1],
                                    status="accepted"))
