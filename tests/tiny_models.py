@@ -218,10 +218,20 @@ def _corpus_digest(corpus: Sequence[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _ranked_pieces(
-    words: Counter, candidates: Callable[[str], Iterable[str]], exclude: set[str], limit: int
-) -> list[str]:
-    """The ``limit`` most useful candidate pieces, in a fully deterministic order.
+def _piece_counts(
+    words: Counter, candidates: Callable[[str], Iterable[str]], exclude: set[str]
+) -> Counter:
+    """How many word occurrences contain each candidate piece (a piece counts once per word)."""
+    counts: Counter = Counter()
+    for word, n in words.items():
+        for piece in set(candidates(word)):
+            if piece not in exclude:
+                counts[piece] += n
+    return counts
+
+
+def _ranked_pieces(counts: Counter, limit: int) -> list[str]:
+    """The ``limit`` most useful pieces of ``counts``, in a fully deterministic order.
 
     A piece's worth is (occurrences weighted by word frequency) x (characters it saves);
     ties are broken by the piece itself. The ``tokenizers`` trainers are not used for the
@@ -229,11 +239,6 @@ def _ranked_pieces(
     process to the next: two builds of "the same" tiny model then tokenise differently, and
     a test's outcome would depend on the build.
     """
-    counts: Counter = Counter()
-    for word, n in words.items():
-        for piece in set(candidates(word)):
-            if piece not in exclude:
-                counts[piece] += n
     ranked = sorted(counts, key=lambda p: (-counts[p] * (len(p.removeprefix("##")) - 1), p))
     return ranked[:max(limit, 0)]
 
@@ -280,7 +285,8 @@ def train_wordpiece_tokenizer(
             for j in range(i + 2, min(len(word), i + 8) + 1):
                 yield f"##{word[i:j]}"
 
-    vocab += _ranked_pieces(words, candidates, set(vocab), vocab_size - len(vocab))
+    vocab += _ranked_pieces(_piece_counts(words, candidates, set(vocab)),
+                            vocab_size - len(vocab))
     return BertTokenizer(
         vocab={piece: i for i, piece in enumerate(vocab)},
         do_lower_case=lowercase,
@@ -350,15 +356,9 @@ def train_unigram_tokenizer(
                 yield word[i:j]
 
     single = sorted(c for c in chars if not c.isspace())
-    multi = _ranked_pieces(words, candidates, set(single) | set(specials),
-                           vocab_size - len(specials) - len(single))
-    freq = dict(chars)
-    for word, n in words.items():
-        for piece in set(candidates(word)):
-            if piece in freq and len(piece) > 1:
-                freq[piece] += n
-            elif len(piece) > 1:
-                freq[piece] = n
+    counts = _piece_counts(words, candidates, set(single) | set(specials))
+    multi = _ranked_pieces(counts, vocab_size - len(specials) - len(single))
+    freq = {**chars, **counts}  # candidates are 2+ characters long: no key is in both
     total = sum(freq[p] for p in single + multi)
     vocab = [(p, 0.0) for p in specials]
     vocab += [(p, math.log(freq[p] / total)) for p in single + multi]
