@@ -1,7 +1,7 @@
 """Compare what the sources said about a document, and rank documents by disagreement.
 
 No Qt and no SQL: functions over ``annotator.model`` spans, plus store-driven helpers that only
-use the public ``db.Store`` API.
+use the public ``db.Store`` API and ``annotator.runs``.
 
 Source families (the columns of the compare view), in display order:
 
@@ -10,26 +10,33 @@ Source families (the columns of the compare view), in display order:
 * ``people``: the spans a person stands behind: every ``accepted`` span (drawn by a human,
   accepted from an import, or a suggestion a reviewer accepted).
 
-Disagreement only looks at non-rejected spans (a rejected suggestion is settled) and at the
-families that hold at least one such span in the document (a source that did not run, or
-found nothing, is not counted as disagreeing). Spans match exactly: same label and same
+Disagreement is only computed among the families that *ran* on the document
+(``annotator.runs``: a done batch-job mark for the document, or any span of the source
+there; people: an accepted span, or the document is reviewed). A source that never ran is
+not counted as disagreeing; one that ran and found nothing is. Only non-rejected spans are
+compared (a rejected suggestion is settled). Spans match exactly: same label and same
 fragments (``Span.key()``), the ``strict`` mode of ``annotator.evaluate``.
 
-A region is a maximal run of overlapping spans (over all families): the rows of the compare
-table. A region is a disagreement when the available families do not all hold the same set
-of spans in it (a family with nothing there holds the empty set).
+Pre-label never proposes a (label, span) already decided on the document, so a span accepted
+before a pre-label source's last run there is one that source was not asked about
+(``annotator.runs.not_asked``): it counts as agreed for that source, not as a miss.
+
+A region is a maximal run of overlapping spans (over all compared families): the rows of the
+compare table. A region is a disagreement when the compared families do not all hold the same
+set of spans in it (a family with nothing there holds the empty set).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
 from .jobs import Job, Progress
 from .model import Document, Span
+from .runs import SourceRun, not_asked, source_runs, sources_that_ran
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,34 @@ def _spans_of(doc_or_spans: Document | Iterable[Span]) -> list[Span]:
     return list(doc_or_spans.spans if isinstance(doc_or_spans, Document) else doc_or_spans)
 
 
+def _is_reviewed(doc_or_spans: Document | Iterable[Span], reviewed: bool | None) -> bool:
+    if reviewed is not None:
+        return reviewed
+    return isinstance(doc_or_spans, Document) and doc_or_spans.review_status == "reviewed"
+
+
+def available_families(spans: Sequence[Span], runs: Mapping[str, SourceRun] | None = None,
+                       *, reviewed: bool = False) -> list[str]:
+    """The families compared on a document, in display order: the model sources that ran
+    there (``annotator.runs.sources_that_ran``), and ``people`` when a span is accepted or the
+    document is reviewed (a reviewed document without spans says "nothing here")."""
+    ran = sources_that_ran(spans, runs)
+    people = reviewed or any(sp.status == "accepted" for sp in spans)
+    return [k for k in FAMILY_KEYS if (k == PEOPLE and people) or (k != PEOPLE and k in ran)]
+
+
+def not_asked_by_family(spans: Sequence[Span], runs: Mapping[str, SourceRun] | None,
+                        families: Iterable[str]) -> dict[str, list[Span]]:
+    """``{family: accepted spans that source was not asked about}`` (non-empty ones)."""
+    out = {}
+    for fam in families:
+        if fam != PEOPLE and runs:
+            blind = not_asked(runs.get(fam), spans, fam)
+            if blind:
+                out[fam] = blind
+    return out
+
+
 # ---------------------------------------------------------------------------- regions
 @dataclass
 class Region:
@@ -86,7 +121,8 @@ class Region:
 
     ``cells`` maps every family key of the comparison to its spans in the region (rejected
     ones included when asked, for display); ``dissenters`` are the families whose set
-    differs from the most common one (empty when the region agrees).
+    differs from the most common one (empty when the region agrees); ``not_asked`` holds,
+    per family, the accepted spans of the region that source could not propose.
     """
 
     start: int
@@ -95,6 +131,8 @@ class Region:
     agreed: bool
     dissenters: frozenset[str] = frozenset()
     text: str = ""
+    not_asked: dict[str, list[Span]] = field(default_factory=dict)
+    sets: dict[str, frozenset] = field(default_factory=dict)
 
 
 def _cluster(spans: Sequence[Span]) -> Iterator[list[Span]]:
@@ -119,56 +157,76 @@ def regions(
     *,
     families: Sequence[str] | None = None,
     include_rejected: bool = True,
+    runs: Mapping[str, SourceRun] | None = None,
+    reviewed: bool | None = None,
 ) -> list[Region]:
     """The regions of a document in text order (see the module docstring).
 
-    ``families`` fixes the compared families (default: those holding a non-rejected span).
-    With ``include_rejected`` rejected spans are listed in the cells (not compared).
+    ``families`` fixes the compared families (default: ``available_families`` from the spans,
+    ``runs`` and ``reviewed``, which defaults to the document's review status). With
+    ``include_rejected`` rejected spans are listed in the cells (not compared).
     """
     spans = _spans_of(doc_or_spans)
     text = doc_or_spans.text if isinstance(doc_or_spans, Document) else ""
-    live = group_by_family(spans)
-    fams = list(families) if families is not None else list(live)
+    fams = (list(families) if families is not None else
+            available_families(spans, runs, reviewed=_is_reviewed(doc_or_spans, reviewed)))
+    blind = not_asked_by_family(spans, runs, fams)
+    blind_ids: dict[int, list[str]] = {}
+    for fam, sps in blind.items():
+        for sp in sps:
+            blind_ids.setdefault(id(sp), []).append(fam)
     shown = [sp for sp in spans if include_rejected or sp.status != "rejected"]
     shown = [sp for sp in shown if any(f in fams for f in families_of(sp))]
     out = []
     for cluster in _cluster(shown):
         cells: dict[str, list[Span]] = {f: [] for f in fams}
+        unasked: dict[str, list[Span]] = {}
         for sp in cluster:
             for fam in families_of(sp):
                 if fam in cells:
                     cells[fam].append(sp)
-        sets = {f: _keyset(cells[f]) for f in fams}
+            for fam in blind_ids.get(id(sp), ()):
+                unasked.setdefault(fam, []).append(sp)
+        # a family whose spans here were all rejected is settled here: not compared
+        compared = [f for f in fams
+                    if not (cells[f] and all(sp.status == "rejected" for sp in cells[f]))]
+        sets = {f: _keyset(cells[f] + unasked.get(f, [])) for f in compared}
         dissenters: frozenset[str] = frozenset()
         agreed = len(set(sets.values())) <= 1
         if not agreed:
             counts = Counter(sets.values())
             modal = max(counts, key=lambda s: (counts[s], len(s)))
-            dissenters = frozenset(f for f in fams if sets[f] != modal)
+            dissenters = frozenset(f for f in compared if sets[f] != modal)
         start, end = min(s.start for s in cluster), max(s.end for s in cluster)
         out.append(Region(start, end, cells, agreed and len(fams) > 0, dissenters,
-                          text[start:end] if text else ""))
+                          text[start:end] if text else "", unasked, sets))
     return out
 
 
-def disagreement_regions(spans: Iterable[Span]) -> list[tuple[int, int]]:
+def disagreement_regions(spans: Iterable[Span], runs: Mapping[str, SourceRun] | None = None,
+                         *, reviewed: bool = False) -> list[tuple[int, int]]:
     """``(start, end)`` of the regions where the families disagree (used by
     ``annotator.review.next_disagreement``)."""
-    live = [sp for sp in spans if sp.status != "rejected"]
-    if len(group_by_family(live)) < 2:
+    spans = list(spans)
+    fams = available_families(spans, runs, reviewed=reviewed)
+    if len(fams) < 2:
         return []
-    return [(r.start, r.end) for r in regions(live, include_rejected=False) if not r.agreed]
+    return [(r.start, r.end) for r in regions(spans, families=fams, include_rejected=False,
+                                              runs=runs) if not r.agreed]
 
 
 def next_disagreement(doc_or_spans: Document | Iterable[Span], pos: int, *,
-                      backward: bool = False) -> Region | None:
+                      backward: bool = False, runs: Mapping[str, SourceRun] | None = None
+                      ) -> Region | None:
     """The first disagreeing region starting after ``pos`` (pass ``-1`` to include one at 0),
     or the last one starting before ``pos`` when ``backward``; None when there is none."""
-    live = [sp for sp in _spans_of(doc_or_spans) if sp.status != "rejected"]
-    if len(group_by_family(live)) < 2:
+    spans = _spans_of(doc_or_spans)
+    fams = available_families(spans, runs, reviewed=_is_reviewed(doc_or_spans, None))
+    if len(fams) < 2:
         return None
     text = doc_or_spans.text if isinstance(doc_or_spans, Document) else ""
-    found = [r for r in regions(live, include_rejected=False) if not r.agreed]
+    found = [r for r in regions(spans, families=fams, include_rejected=False, runs=runs)
+             if not r.agreed]
     for r in found:
         r.text = text[r.start:r.end] if text else ""
     if backward:
@@ -178,24 +236,22 @@ def next_disagreement(doc_or_spans: Document | Iterable[Span], pos: int, *,
 
 
 # ---------------------------------------------------------------------------- scores
-def _f1(a: Sequence[Span], b: Sequence[Span]) -> float:
-    """Strict micro span F1 between two span lists (symmetric)."""
-    try:
-        from .evaluate import count_document
-    except ImportError:  # pragma: no cover - evaluate is part of the core
-        ka, kb = Counter(s.key() for s in a), Counter(s.key() for s in b)
-        tp = sum((ka & kb).values())
-        return 2 * tp / (len(a) + len(b)) if (a or b) else 1.0
-    counts = count_document(a, b, "strict").values()
-    tp = sum(c.tp for c in counts)
-    den = 2 * tp + sum(c.fp + c.fn for c in counts)
-    return 2 * tp / den if den else 1.0
+def _pair_f1(regs: Sequence[Region], a: str, b: str) -> float:
+    """Strict span F1 between families ``a`` and ``b`` over the regions where both are
+    compared (1.0 when neither holds a span there)."""
+    tp = other = 0
+    for r in regs:
+        if a in r.sets and b in r.sets:
+            tp += len(r.sets[a] & r.sets[b])
+            other += len(r.sets[a] ^ r.sets[b])
+    return 2 * tp / (2 * tp + other) if tp or other else 1.0
 
 
 @dataclass
 class DocDisagreement:
-    """``score`` = 1 - mean pairwise strict span F1 between the available families (0 when
-    fewer than two); ``pairs`` holds each pair's F1."""
+    """``score`` = 1 - mean pairwise strict span F1 between the families that ran (0 when
+    fewer than two; a pair is scored over the regions where both are compared);
+    ``pairs`` holds each pair's F1, ``n_regions`` counts regions with a non-rejected span."""
 
     doc_id: int | None
     score: float
@@ -207,38 +263,72 @@ class DocDisagreement:
 
 
 def doc_disagreement(doc_or_spans: Document | Iterable[Span],
-                     doc_id: int | None = None) -> DocDisagreement:
-    spans = [sp for sp in _spans_of(doc_or_spans) if sp.status != "rejected"]
+                     doc_id: int | None = None, *,
+                     runs: Mapping[str, SourceRun] | None = None,
+                     reviewed: bool | None = None) -> DocDisagreement:
+    """Score one document among the families that ran on it (see the module docstring)."""
+    all_spans = _spans_of(doc_or_spans)
     if doc_id is None and isinstance(doc_or_spans, Document):
         doc_id = doc_or_spans.id
-    groups = group_by_family(spans)
-    fams = tuple(groups)
-    regs = regions(spans, include_rejected=False) if spans else []
-    pairs = {(a, b): _f1(groups[a], groups[b]) for a, b in combinations(fams, 2)}
+    fams = tuple(available_families(all_spans, runs,
+                                    reviewed=_is_reviewed(doc_or_spans, reviewed)))
+    regs = regions(all_spans, families=fams, include_rejected=True, runs=runs)
+    pairs = {(a, b): _pair_f1(regs, a, b) for a, b in combinations(fams, 2)}
     score = 1.0 - sum(pairs.values()) / len(pairs) if pairs else 0.0
     n_dis = sum(1 for r in regs if not r.agreed) if len(fams) >= 2 else 0
+    n_live = sum(1 for r in regs if any(sp.status != "rejected"
+                                        for cell in r.cells.values() for sp in cell))
     name = doc_or_spans.name if isinstance(doc_or_spans, Document) else ""
-    return DocDisagreement(doc_id, round(score, 6), len(regs), n_dis, fams, pairs, name)
+    return DocDisagreement(doc_id, round(score, 6), n_live, n_dis, fams, pairs, name)
 
 
 def _sort_key(d: DocDisagreement) -> tuple:
     return (-d.score, -d.n_disagreements, d.doc_id if d.doc_id is not None else 0)
 
 
+_QUEUE_STATUSES = ["todo", "in_progress", "skipped"]
+_CHUNK = 500
+
+
+def document_disagreement(store: Any, doc_id: int) -> DocDisagreement:
+    """One stored document, scored with what its runs know."""
+    doc = store.get_document(doc_id)
+    return doc_disagreement(doc, runs=source_runs(store, [doc_id]).get(doc_id, {}))
+
+
 def disagreement_scores(store: Any, *, include_reviewed: bool = False,
                         ids: Sequence[int] | None = None) -> Iterator[DocDisagreement]:
     """Score every document of the store (reviewed ones only with ``include_reviewed``)."""
-    statuses = None if include_reviewed else ["todo", "in_progress", "skipped"]
-    for doc in store.iter_documents(ids=ids, review_status=statuses if ids is None else None):
-        if ids is not None and not include_reviewed and doc.review_status == "reviewed":
-            continue
-        yield doc_disagreement(doc)
+    statuses = None if include_reviewed else _QUEUE_STATUSES
+    all_ids = list(ids) if ids is not None else store.document_ids(statuses)
+    for i in range(0, len(all_ids), _CHUNK):
+        chunk = all_ids[i:i + _CHUNK]
+        runs = source_runs(store, chunk)
+        for doc in store.iter_documents(ids=chunk):
+            if ids is not None and not include_reviewed and doc.review_status == "reviewed":
+                continue
+            yield doc_disagreement(doc, runs=runs.get(doc.id, {}))
 
 
 def rank(scores: Iterable[DocDisagreement], *, only_disagreeing: bool = True
          ) -> list[DocDisagreement]:
     """Most disagreement first (score, then disagreeing regions, then document id)."""
-    kept = [d for d in scores if not only_disagreeing or d.n_disagreements or d.score > 0]
+    kept = [d for d in scores if not only_disagreeing or is_queued(d)]
+    return sorted(kept, key=_sort_key)
+
+
+def is_queued(d: DocDisagreement) -> bool:
+    """Whether a scored document belongs in the disagreement queue."""
+    return bool(d.n_disagreements or d.score > 0)
+
+
+def requeue(rows: Sequence[DocDisagreement], fresh: DocDisagreement, *,
+            review_status: str, include_reviewed: bool = False) -> list[DocDisagreement]:
+    """The ranked queue ``rows`` with one document rescored (``fresh``): it moves to its new
+    place, or leaves the queue when it no longer disagrees or is now reviewed."""
+    kept = [r for r in rows if r.doc_id != fresh.doc_id]
+    if is_queued(fresh) and (include_reviewed or review_status != "reviewed"):
+        kept.append(fresh)
     return sorted(kept, key=_sort_key)
 
 
@@ -254,7 +344,7 @@ def disagreement_queue_job(store: Any, *, include_reviewed: bool = False,
                            only_disagreeing: bool = True, every: int = 500) -> Job:
     """The queue as a job (large projects): yields progress, returns ranked
     ``DocDisagreement`` rows."""
-    statuses = None if include_reviewed else ["todo", "in_progress", "skipped"]
+    statuses = None if include_reviewed else _QUEUE_STATUSES
     total = store.count_documents(statuses)
     rows = []
     for i, d in enumerate(disagreement_scores(store, include_reviewed=include_reviewed), 1):

@@ -25,7 +25,9 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
+from .errors import AnnotatorError
 from .model import Span
 
 MODES = ("strict", "partial")
@@ -339,11 +341,75 @@ def plot_per_label(reports: Mapping[str, Report], path: str, *, metric: str = "f
 
 
 # ---------------------------------------------------------------------------- selection
+GOLD = "gold"
+
+
 def select_spans(spans: Iterable[Span], who: str) -> list[Span]:
     """The non-rejected spans of ``who``: a span source (``import``, ``human``, ``gliner2``,
-    ``llm_pass2``, ...) or else an annotator name."""
+    ``llm_pass2``, ...) or else an annotator name; ``"gold"`` (:data:`GOLD`) is the accepted
+    spans of any source (what people decided)."""
     from .model import SOURCES
 
+    if who == GOLD:
+        return [s for s in spans if s.status == "accepted"]
     if who in SOURCES:
         return [s for s in spans if s.source == who and s.status != "rejected"]
     return [s for s in spans if s.annotator == who and s.status != "rejected"]
+
+
+# ---------------------------------------------------------------------------- refusals
+class NothingToEvaluate(AnnotatorError):
+    """One side of an evaluation holds no span on the selected documents."""
+
+
+def check_sides(gold: Mapping[Hashable, Sequence[Span]], pred: Mapping[Hashable, Sequence[Span]],
+                *, gold_name: str, pred_name: str, where: str,
+                present: Mapping[str, int] | None = None) -> None:
+    """Refuse (``NothingToEvaluate``) when the gold or the predicted side has no span on the
+    selected documents: the scores would be zeros that say nothing. ``where`` names the
+    selection ("the 29 test documents"); ``present`` counts what is there by source."""
+    for side, name, spans in (("gold", gold_name, gold), ("pred", pred_name, pred)):
+        if not any(spans.values()):
+            there = ", ".join(f"{k} {v}" for k, v in (present or {}).items() if v)
+            raise NothingToEvaluate(
+                f"--{side} {name}: no span on {where}; nothing to evaluate"
+                + (f" (non-rejected spans there by source: {there})" if there
+                   else " (no span there at all)"))
+
+
+@dataclass(frozen=True)
+class Unproposable:
+    """Gold spans the predicted source could not propose by construction."""
+
+    spans: int
+    documents: int
+    gold_total: int
+
+    def message(self, gold_name: str, pred_name: str) -> str:
+        return (f"{self.spans} of {self.gold_total} --gold {gold_name} spans (on "
+                f"{self.documents} document{'s' if self.documents != 1 else ''}) were already "
+                f"accepted when {pred_name} pre-labeled their document, and pre-label never "
+                f"proposes a label and span already decided: {pred_name} cannot match them, "
+                "so its recall here is not measured (pre-label a project where the gold is "
+                "not accepted yet: import it with --as-proposed, or into another --project)")
+
+
+def unproposable_gold(docs: Iterable[Any], gold: Mapping[Hashable, Sequence[Span]],
+                      pred_name: str, runs: Mapping[Hashable, Mapping[str, Any]]
+                      ) -> Unproposable:
+    """Count the gold spans decided before ``pred_name``'s last run on their document, when
+    that run skips decided (label, span) pairs (``annotator.runs``; pre-label does, the
+    lexicon most visibly: it is made of accepted strings). ``docs`` have ``id`` and
+    ``spans``; ``runs`` is ``annotator.runs.source_runs`` of them."""
+    from .runs import not_asked
+
+    n = n_docs = total = 0
+    for doc in docs:
+        g = gold.get(doc.id, ())
+        total += len(g)
+        blind = {id(sp) for sp in not_asked((runs.get(doc.id) or {}).get(pred_name),
+                                            doc.spans, pred_name)}
+        hit = sum(1 for sp in g if id(sp) in blind)
+        n += hit
+        n_docs += bool(hit)
+    return Unproposable(n, n_docs, total)

@@ -11,16 +11,14 @@ by document (deterministic for a seed), and returns what it wrote and what it dr
 from __future__ import annotations
 
 import contextlib
-import errno
 import gc
-import os
-import shutil
 from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from annotator import publish
 from annotator.errors import AnnotatorError, FormatError
 from annotator.formats import get_format
 from annotator.formats.base import Errors, Parsed
@@ -62,9 +60,20 @@ class ExportSummary:
     spans: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     splits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the filters applied (None = every status): gold unless widened explicitly
+    span_status: list[str] | None = None
+    review_status: list[str] | None = None
+    # what a trainer will read differently (counts; examples in `details`), and notes
+    warnings: dict[str, int] = field(default_factory=dict)
+    details: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    records: int = 0  # gliner v1: records written (long documents give several)
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_dict(self, with_details: bool = True) -> dict[str, Any]:
+        d = asdict(self)
+        if not with_details:
+            d.pop("details")
+        return d
 
 
 def import_job(store: Any, *, fmt: str, path: str | Path, schema: str | None = None,
@@ -114,6 +123,7 @@ def _gc_paused() -> Iterator[None]:
 def _import(store: Any, spec: Any, fmt: str, path: Path, target: LabelSchema,
             current: LabelSchema | None, lmap: Any, add_labels: bool, as_proposed: bool,
             options: dict[str, Any]) -> Job:
+    from annotator.formats.validate import check_records
     from db.bulk_import import import_documents_fast
 
     errors = Errors()
@@ -129,6 +139,10 @@ def _import(store: Any, spec: Any, fmt: str, path: Path, target: LabelSchema,
     except OSError as exc:
         raise AnnotatorError(f"cannot read {exc.filename or path}: "
                              f"{exc.strerror or exc}") from None
+    except MemoryError:
+        raise AnnotatorError(f"cannot read {path}: too large to hold in memory; import it "
+                             "in several parts") from None
+    check_records(parsed, errors)  # the one validation step, before anything is stored
     errors.raise_if_any()
 
     dropped: Counter[str] = Counter()
@@ -180,49 +194,65 @@ def _import(store: Any, spec: Any, fmt: str, path: Path, target: LabelSchema,
     return summary
 
 
-def _status_filters(status: str | list[str] | None, fmt: str):
-    """Split ``--status`` values into span statuses and document review statuses.
-    Without one, every format but the lossless ``jsonl`` leaves rejected spans out."""
-    values = [status] if isinstance(status, str) else list(status or [])
-    values = [v for s in values for v in s.split(",") if v]
+GOLD_SPAN_STATUS = ("accepted",)
+GOLD_REVIEW_STATUS = ("reviewed",)
+
+
+def _split_values(value: str | Collection[str] | None) -> list[str]:
+    values = [value] if isinstance(value, str) else list(value or [])
+    return [v.strip() for s in values for v in s.split(",") if v.strip()]
+
+
+def status_filters(status: str | Collection[str] | None, fmt: str | None,
+                   review_status: str | Collection[str] | None = None
+                   ) -> tuple[list[str] | None, list[str] | None]:
+    """``(span statuses, document review statuses)`` an export (or training, evaluation)
+    takes; ``None`` means every status.
+
+    Default: gold, i.e. the ``accepted`` spans of ``reviewed`` documents, for every format
+    but the lossless ``jsonl`` (``fmt="jsonl"``: everything). Widening is explicit:
+    ``status`` lists span statuses (``accepted,proposed,rejected`` or ``all``; document
+    statuses are still understood there, as before), ``review_status`` lists document
+    statuses (``reviewed,in_progress,todo,skipped`` or ``all``).
+    """
+    values = _split_values(status)
+    reviews = _split_values(review_status)
     span = [v for v in values if v in STATUSES]
     review = [v for v in values if v in REVIEW_STATUSES]
-    bad = [v for v in values if v not in STATUSES and v not in REVIEW_STATUSES]
+    bad = [v for v in values if v not in STATUSES and v not in REVIEW_STATUSES and v != "all"]
     if bad:
         raise AnnotatorError(f"unknown --status {', '.join(bad)}; span statuses: "
-                             f"{', '.join(STATUSES)}; document statuses: "
-                             f"{', '.join(REVIEW_STATUSES)}")
-    if not span and fmt != "jsonl":
-        span = [Status.PROPOSED.value, Status.ACCEPTED.value]
-    return span or None, review or None
+                             f"{', '.join(STATUSES)} or all")
+    bad = [v for v in reviews if v not in REVIEW_STATUSES and v != "all"]
+    if bad:
+        raise AnnotatorError(f"unknown --review-status {', '.join(bad)}; document statuses: "
+                             f"{', '.join(REVIEW_STATUSES)} or all")
+    review += [v for v in reviews if v in REVIEW_STATUSES]
+    lossless = fmt == "jsonl"
+    if "all" in values:
+        span_out = None
+    elif span:
+        span_out = span
+    else:
+        span_out = None if lossless else list(GOLD_SPAN_STATUS)
+    if "all" in reviews:
+        review_out = None
+    elif review:
+        review_out = list(dict.fromkeys(review))
+    else:
+        review_out = None if lossless else list(GOLD_REVIEW_STATUS)
+    return span_out, review_out
 
 
 def _staging_path(target: Path) -> Path:
-    """A hidden sibling of ``target`` (same folder, so same file system: the final rename
-    is atomic)."""
-    return target.with_name(f".{target.name}.partial-{os.getpid()}")
+    """A hidden sibling of ``target`` that the export is written to (``annotator.publish``)."""
+    return publish.staging_path(target)
 
 
-def _publish(staged: Path, target: Path) -> None:
-    """Move a finished export into place. A file replaces ``target`` atomically; a folder
-    (text, brat) replaces a missing or empty ``target`` folder, or else its files replace
-    their namesakes one by one (other files already there are left alone)."""
-    if not staged.is_dir():
-        os.replace(staged, target)
-        return
-    if target.exists() and not target.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", str(target))
-    if target.is_dir() and not any(target.iterdir()):
-        target.rmdir()
-    if not target.exists():
-        os.replace(staged, target)
-        return
-    for f in sorted(staged.rglob("*")):
-        if f.is_file():
-            dest = target / f.relative_to(staged)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(f, dest)
-    shutil.rmtree(staged, ignore_errors=True)
+def _publish(staged: Path, target: Path, fmt: str = "") -> None:
+    """Move a finished export into place atomically, a folder as well as a file: a reader
+    sees the earlier export or the new one, never a mix (``annotator.publish.publish``)."""
+    publish.publish(staged, target, fmt)
 
 
 def _target_name(filename: Any, staged: dict[str, Path], targets: dict[str, Path]) -> str:
@@ -242,32 +272,36 @@ def _abandon(writers: dict[str, Any], staged: dict[str, Path],
             with contextlib.suppress(Exception):
                 w.close()
     for path in staged.values():
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                path.unlink()
+        publish.abandon(path)
 
 
 def export_job(store: Any, *, fmt: str, out: str | Path, status: str | None = None,
+               review_status: str | None = None,
                source: str | None = None, split: str | None = None, seed: int = 42,
-               descriptions: bool = False, mentions: str = "offsets") -> Job:
+               descriptions: bool = False, mentions: str = "offsets",
+               writer_options: dict[str, Any] | None = None) -> Job:
     """Export the project to ``out`` in format ``fmt``; returns an ``ExportSummary``.
 
     With ``split`` (``"train=0.8,dev=0.1,test=0.1"``), documents are split deterministically
     by seed and written to ``out/<split><ext>`` (a folder per split for folder formats).
     ``mentions`` is ``"offsets"`` or ``"strings"`` (GLiNER2 plain strings).
+    ``writer_options`` go to the format's writer (gliner: ``max_words``, ``max_width``).
+    ``status`` / ``review_status``: see :func:`status_filters` (default: gold, the accepted
+    spans of reviewed documents; jsonl: everything).
     """
     with _gc_paused():  # rows and records are acyclic: see _gc_paused
-        summary = yield from _export(store, fmt=fmt, out=out, status=status, source=source,
+        summary = yield from _export(store, fmt=fmt, out=out, status=status,
+                                     review_status=review_status, source=source,
+                                     writer_options=writer_options,
                                      split=split, seed=seed, descriptions=descriptions,
                                      mentions=mentions)
     return summary
 
 
 def _export(store: Any, *, fmt: str, out: str | Path, status: str | None,
-            source: str | None, split: str | None, seed: int, descriptions: bool,
-            mentions: str) -> Job:
+            review_status: str | None, source: str | None, split: str | None, seed: int,
+            descriptions: bool, mentions: str,
+            writer_options: dict[str, Any] | None = None) -> Job:
     from db.export_queries import (
         doc_ids_and_hashes,
         iter_export_documents,
@@ -275,19 +309,21 @@ def _export(store: Any, *, fmt: str, out: str | Path, status: str | None,
         iter_span_tuples,
     )
 
-    from .split import assign_splits, parse_split
+    from .split import assign_splits, check_split_folder, parse_split
 
     if mentions not in ("offsets", "strings"):
         raise AnnotatorError(f"mentions must be 'offsets' or 'strings', not {mentions!r}")
     spec = get_format(fmt)
     schema = store.get_schema() or load_schema(DEFAULT_SCHEMA)
-    span_status, review_status = _status_filters(status, fmt)
+    span_status, review_status = status_filters(status, fmt, review_status)
     sources = [s for s in (source or "").split(",") if s] or None
     out = Path(out)
     opts = {"schema": schema, "descriptions": descriptions,
-            "plain_strings": mentions == "strings"}
+            "plain_strings": mentions == "strings", **(writer_options or {})}
 
     if split:
+        parse_split(split)  # refuse bad ratios before anything is read or written
+        out = check_split_folder(out, [spec.ext])
         id_hash = doc_ids_and_hashes(store, review_status)
         total = len(id_hash)
         names = assign_splits([h for _, h in id_hash], parse_split(split), seed)
@@ -300,6 +336,10 @@ def _export(store: Any, *, fmt: str, out: str | Path, status: str | None,
     # Writers write to staged siblings of their targets, which replace the targets only once
     # every writer has closed cleanly: an export that fails (full disk, bad path) or is
     # cancelled leaves no truncated file behind and a previous export where it was.
+    # Leftovers of killed exports to these targets go first (an interrupted folder publish
+    # is rolled back); see annotator.publish.
+    for path in targets.values():
+        publish.recover(path)
     staged = {name: _staging_path(path) for name, path in targets.items()}
     writers: dict[str, Any] = {}
     try:
@@ -308,7 +348,8 @@ def _export(store: Any, *, fmt: str, out: str | Path, status: str | None,
     except OSError as exc:
         _abandon(writers, staged)
         raise AnnotatorError(f"cannot write {targets[name]}: {exc.strerror or exc}") from None
-    summary = ExportSummary(format=fmt, out=[str(p) for p in targets.values()])
+    summary = ExportSummary(format=fmt, out=[str(p) for p in targets.values()],
+                            span_status=span_status, review_status=review_status)
     done = 0
     reports: dict[str, Any] = {}
     try:
@@ -337,7 +378,7 @@ def _export(store: Any, *, fmt: str, out: str | Path, status: str | None,
         for name, w in writers.items():
             reports[name] = w.close()
         for name, path in staged.items():
-            _publish(path, targets[name])
+            _publish(path, targets[name], fmt)
     except OSError as exc:
         _abandon(writers, staged, closed=set(reports))
         where = _target_name(exc.filename, staged, targets)
@@ -347,12 +388,19 @@ def _export(store: Any, *, fmt: str, out: str | Path, status: str | None,
         _abandon(writers, staged, closed=set(reports))
         raise
     dropped: Counter[str] = Counter()
+    warnings: Counter[str] = Counter()
     for name, rep in reports.items():
         summary.documents += rep.get("documents", 0)
         summary.spans += rep.get("spans", 0)
+        summary.records += rep.get("records", 0)
         dropped.update(rep.get("dropped", {}))
+        warnings.update(rep.get("warnings", {}))
+        summary.details.extend({**d, "file": str(targets[name])}
+                               for d in rep.get("details", []))
+        summary.notes.extend(rep.get("notes", []))
         if split_of:
-            summary.splits[name] = rep
+            summary.splits[name] = {**rep, "path": str(targets[name])}
     summary.dropped = dict(dropped)
+    summary.warnings = dict(warnings)
     yield Progress(done, total, "done")
     return summary

@@ -3,32 +3,73 @@
 A document's split depends only on the seed and its content hash, never on the order or the
 number of other documents: documents are ranked by ``sha256(f"{seed}:{hash}")`` and the
 ranking is cut by the ratios (largest-remainder rounding, so the sizes sum to the total).
+Ratios must sum to 1 (nothing is rescaled); a split export writes into a named folder.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from annotator.errors import AnnotatorError
 
+RATIO_TOLERANCE = 1e-6
+
 
 def parse_split(spec: str) -> dict[str, float]:
-    """``"train=0.8,dev=0.1,test=0.1"`` -> ordered ``{name: ratio}`` (ratios sum to 1)."""
+    """``"train=0.8,dev=0.1,test=0.1"`` -> ordered ``{name: ratio}``.
+
+    The ratios must sum to 1 (within 1e-6): nothing is rescaled, so ``train=0.8,test=0.3``
+    and a lone ``train=0.5`` (which would leave half of the documents out) are refused.
+    """
     out: dict[str, float] = {}
     for part in spec.split(","):
         name, sep, value = part.strip().partition("=")
+        name = name.strip()
         try:
             ratio = float(value)
         except ValueError:
             ratio = -1.0
-        if not sep or not name or ratio < 0 or name in out:
-            raise AnnotatorError(f"bad --split {spec!r}: expected name=ratio,name=ratio,...")
+        if not sep or not name or not 0 <= ratio <= 1 or name in out:
+            raise AnnotatorError(f"bad --split {spec!r}: expected name=ratio,name=ratio,... "
+                                 "with ratios between 0 and 1")
         out[name] = ratio
     total = sum(out.values())
-    if total <= 0:
-        raise AnnotatorError(f"bad --split {spec!r}: ratios sum to 0")
-    return {k: v / total for k, v in out.items()}
+    if abs(total - 1) > RATIO_TOLERANCE:
+        if len(out) == 1:
+            name, ratio = next(iter(out.items()))
+            raise AnnotatorError(
+                f"bad --split {spec!r}: a single split of {ratio:g} would leave "
+                f"{1 - ratio:.0%} of the documents out; name the rest "
+                f"({name}={ratio:g},test={1 - ratio:g}) or use {name}=1")
+        raise AnnotatorError(f"bad --split {spec!r}: the ratios sum to {total:g}, not 1 "
+                             "(they are not rescaled)")
+    return out
+
+
+# what an export file name ends with: --split writes into a folder, never to one of these
+_FILE_SUFFIXES = {".jsonl", ".json", ".txt", ".ann", ".conll", ".bio", ".iob", ".tsv",
+                  ".csv", ".spacy", ".gz", ".zip", ".xml"}
+
+
+def check_split_folder(out: str | Path, file_suffixes: Iterable[str] = ()) -> Path:
+    """The folder a split export writes into (one file or folder per split inside it).
+
+    Refused: an existing file, and a path that does not exist yet and ends like a file name
+    (``.jsonl``, the format's own extension, ...): ``--split`` would otherwise make a folder
+    called ``train.jsonl``.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AnnotatorError(f"--split writes one file per split into a folder, and {out} is "
+                             "an existing file: give --out a folder")
+    suffixes = _FILE_SUFFIXES | {s.lower() for s in file_suffixes if s}
+    if not out.exists() and out.suffix.lower() in suffixes:
+        raise AnnotatorError(f"--split writes one file per split into a folder, and {out} "
+                             f"looks like a file name ({out.suffix}): give --out a folder, "
+                             f"e.g. {out.with_suffix('')}")
+    return out
 
 
 def split_sizes(n: int, ratios: dict[str, float]) -> dict[str, int]:

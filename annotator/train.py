@@ -11,9 +11,10 @@ fine-tuned on the BIO export instead (``annotator.train_transformers``). It refu
 the new model the project default when any label's F1 drops by more than ``max_regression``
 (absolute) unless ``force``.
 
-Gold documents: documents that have at least one span with status ``status`` (any source,
-never ``rejected``) or whose review status is ``reviewed`` (a reviewed document without
-spans is a negative example). Their gold spans are exactly the spans with ``status``.
+Gold documents (``gold_documents``): by default the ``reviewed`` documents with their
+``accepted`` spans (a reviewed document without spans is a negative example), so nothing a
+machine proposed and nobody decided reaches training; ``status`` and ``review_status`` widen
+it explicitly.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class TrainResult:
     regressed: dict[str, list[float]] = field(default_factory=dict)
     made_default: bool = False
     note: str = ""
+    # gliner2: the prompt style / threshold sweep on the held-out split (annotator.calibrate)
+    calibration: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
     base_report: Report | None = field(default=None, repr=False)
     new_report: Report | None = field(default=None, repr=False)
 
@@ -67,10 +71,20 @@ class TrainResult:
         return d
 
 
-def gold_documents(store: Any, status: str = "accepted") -> list[Document]:
-    """Gold documents (see module doc) with ``spans`` = their spans of ``status``."""
+def gold_documents(store: Any, status: str | Sequence[str] | None = "accepted",
+                   review_status: str | Sequence[str] | None = "reviewed") -> list[Document]:
+    """Gold documents with ``spans`` = their spans of ``status`` (never ``rejected``).
+
+    Default: the ``reviewed`` documents, each with its ``accepted`` spans; a reviewed document
+    without one is a negative example. Widened (``review_status`` other statuses, or
+    ``"all"``), a document of those statuses counts when it holds at least one such span.
+    Arguments are comma-separated strings or lists, as ``export --status/--review-status``.
+    """
+    from .io import status_filters
+
+    span_status, reviews = status_filters(status, None, review_status)
     docs = []
-    for doc in store.iter_documents(span_status=status):
+    for doc in store.iter_documents(review_status=reviews, span_status=span_status):
         doc.spans = [s for s in doc.spans if s.status != "rejected"]
         if doc.spans or doc.review_status == "reviewed":
             docs.append(doc)
@@ -149,21 +163,22 @@ def _gold_map(docs: Sequence[Document]) -> dict[int, list]:
 
 
 def predict(model: Any, model_ref: str, texts: Sequence[str], schema: LabelSchema,
-            threshold: float = 0.5) -> list[list]:
+            threshold: float = 0.5, descriptions: bool = True) -> list[list]:
     """Spans per text from an in-memory GLiNER2 model through the real pre-labelling path
-    (windows over long texts, labels WITH their descriptions, offsets checked)."""
+    (windows over long texts, labels with their descriptions unless ``descriptions`` is
+    False, offsets checked)."""
     from .prelabel.gliner2_backend import GLiNER2Prelabeler
 
-    labeler = GLiNER2Prelabeler(model_ref, schema.descriptions(), threshold=threshold,
-                                extractor=model)
+    labels: Any = schema.descriptions() if descriptions else list(schema.keys)
+    labeler = GLiNER2Prelabeler(model_ref, labels, threshold=threshold, extractor=model)
     return labeler.predict(list(texts))
 
 
 def _eval_model(model: Any, model_ref: str, docs: Sequence[Document], schema: LabelSchema,
-                threshold: float) -> Report:
+                threshold: float, descriptions: bool = True) -> Report:
     """Predict in memory (nothing is stored) and score against the gold spans (strict)."""
     model.eval()
-    preds = predict(model, model_ref, [d.text for d in docs], schema, threshold)
+    preds = predict(model, model_ref, [d.text for d in docs], schema, threshold, descriptions)
     return evaluate(_gold_map(docs), {d.id: p for d, p in zip(docs, preds)},
                     labels=schema.keys)
 
@@ -188,6 +203,7 @@ def decide_default(base: Report | None, new: Report | None, *, max_regression: f
 def train_job(
     store: Any, *, base_model: str, out: str, epochs: int = 3, lr: float = 5e-5,
     task_lr: float = 5e-4, batch_size: int = 8, lora: bool = False, status: str = "accepted",
+    review_status: str = "reviewed",
     split: str = DEFAULT_SPLIT, seed: int = 42, descriptions: bool = False,
     backend: str = "gliner2", max_regression: float = 0.05, make_default: bool = True,
     force: bool = False, eval_split: str = "test", max_steps: int = -1,
@@ -209,12 +225,14 @@ def train_job(
     schema = store.get_schema()
     if schema is None:
         raise AnnotatorError(f"project {store.project!r} has no label schema: import data first")
-    docs = gold_documents(store, status)
+    docs = gold_documents(store, status, review_status)
     parts = split_documents(docs, split, seed)
     train_docs = parts.get("train", [])
     if not train_docs:
-        raise AnnotatorError(f"no training documents: {len(docs)} gold documents (spans with "
-                             f"status {status!r} or reviewed) and split {split!r}")
+        raise AnnotatorError(f"no training documents: {len(docs)} gold documents (documents "
+                             f"{review_status!r} with spans {status!r}) and split {split!r}; "
+                             "mark reviewed documents (`annotator review mark reviewed ...`) "
+                             "or widen with --review-status")
     held = parts.get(eval_split, [])
     result = TrainResult(out=str(Path(out).expanduser().resolve()), n_train=len(train_docs),
                          n_eval=len(held), eval_split=eval_split)
@@ -241,7 +259,8 @@ def train_job(
                                           max_regression=max_regression, force=force)
     result.regressed = {k: list(v) for k, v in bad.items()}
     params = {"epochs": epochs, "lr": lr, "task_lr": task_lr, "batch_size": batch_size,
-              "lora": lora, "status": status, "split": split, "seed": seed,
+              "lora": lora, "status": status, "review_status": review_status, "split": split,
+              "seed": seed,
               "descriptions": descriptions, "max_steps": max_steps, "max_len": max_len,
               "eval_split": eval_split, "threshold": threshold, "steps": result.steps,
               "chunk_words": chunk_words, "n_train_docs": len(train_docs),
@@ -286,7 +305,12 @@ def _train_gliner2(result: TrainResult, *, base_model: str, train_docs: list[Doc
     if held:
         yield Progress(0, None, f"evaluating the base model on {len(held)} "
                                 f"{result.eval_split} docs")
-        result.base_report = _eval_model(model, base_model, held, schema, threshold)
+        try:
+            result.base_report = _eval_model(model, base_model, held, schema, threshold)
+        except AnnotatorError as exc:  # descriptions too long for this encoder
+            result.warnings.append(f"base model evaluated with label names only: {exc}")
+            result.base_report = _eval_model(model, base_model, held, schema, threshold,
+                                             descriptions=False)
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="annotator-train-") as work:
@@ -311,11 +335,25 @@ def _train_gliner2(result: TrainResult, *, base_model: str, train_docs: list[Doc
     model.eval()
     model.save_pretrained(str(out_dir))
 
+    extra: dict[str, Any] = {"base_from_bare_encoder": bare, "chunks_recut_to_fit": recut}
     if held:
         from gliner2 import GLiNER2
 
-        yield Progress(0, None, f"evaluating the new model on {len(held)} "
-                                f"{result.eval_split} docs")
-        result.new_report = _eval_model(GLiNER2.from_pretrained(str(out_dir)).to(device),
-                                        result.out, held, schema, threshold)
-    return records, {"base_from_bare_encoder": bare, "chunks_recut_to_fit": recut}
+        from .calibrate import calibrate, write_settings
+
+        yield Progress(0, None, f"checking the new model's prompt style and threshold on "
+                                f"{len(held)} {result.eval_split} docs")
+        saved = GLiNER2.from_pretrained(str(out_dir)).to(device)
+        cal = calibrate(saved, result.out, held, schema)
+        write_settings(out_dir, cal)
+        result.calibration = cal.as_dict()
+        extra["prelabel"] = {"descriptions": cal.descriptions, "threshold": cal.threshold}
+        # the new model is scored as `prelabel --model DIR` will run it: recorded settings
+        result.new_report = _eval_model(saved, result.out, held, schema, cal.threshold,
+                                        cal.descriptions)
+        if cal.predicts_nothing:
+            result.warnings.append(
+                f"the new model predicts nothing on the {len(held)} {result.eval_split} "
+                "documents, with or without descriptions, at any threshold: train longer, "
+                "on more gold, or from a pretrained GLiNER2")
+    return records, extra

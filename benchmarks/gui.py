@@ -1,9 +1,16 @@
 """GUI benchmark: open a 100k-document project, switch to a 1,000-span document, and
 keystroke-to-commit latency. Prints the figures next to the targets.
 
-    python benchmarks/gui.py [--db PATH] [--docs 100000] [--keys 200] [--rebuild]
+    python benchmarks/gui.py [--db PATH] [--docs 100000] [--keys 200] [--rebuild] [--load N]
 
-Targets (issue 5): open < 1 s, switch < 50 ms, keystroke p95 < 20 ms.
+Targets (issue 5): open < 1 s, switch < 50 ms, keystroke p95 < 20 ms; (issue 12) keystroke p95
+< 8 ms on ordinary documents on a quiet machine and < 20 ms on the 1,000-span document while
+a busy process competes for the CPUs.
+
+* ``--load N``: after the quiet keystroke run, start N competing processes (each a pre-label
+  job's worth of CPU: a pure-Python busy loop at normal priority, what a lexicon or model
+  pre-label burns on one core) and run the keystroke measures again; both are printed, in
+  one run. The processes are stopped before the script exits.
 
 * The database is built once with ``Store.import_documents`` (one bulk transaction) and
   reused while it has the requested number of documents.
@@ -27,6 +34,7 @@ import os
 import random
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -109,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keys", type=int, default=200)
     ap.add_argument("--switches", type=int, default=20)
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--load", type=int, default=0, metavar="N",
+                    help="also measure keystrokes with N competing busy processes")
     args = ap.parse_args(argv)
 
     from db import Store
@@ -125,8 +135,6 @@ def main(argv: list[str] | None = None) -> int:
         secs, _ = build(path, args.docs)
         print(f"built {args.docs:,} documents in {secs:.1f} s -> {path}")
 
-    from PySide6.QtCore import Qt
-    from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
     from ui.main_window import MainWindow
@@ -162,18 +170,52 @@ def main(argv: list[str] | None = None) -> int:
     checker = Store(str(path), "default")
     results = {}
     normal_ids = [i for i in store.document_ids()[:200] if i != big_id]
+    runs = [("quiet", 0)] + ([(f"{args.load} busy", args.load)] if args.load else [])
+    for load_name, n_busy in runs:
+        busy = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(n_busy)]
+        try:
+            if busy:
+                time.sleep(1.0)  # let the competitors reach full speed
+            keystrokes(app, win, checker, normal_ids, big_id, args.keys, load_name, results)
+        finally:
+            for proc in busy:
+                proc.terminate()
+                proc.wait()
+    win.undo_stack.clear()
+    report(app, store, args, t_open, t_store, n_big, big_times, small_times, results)
+    win.close()
+    checker.close()
+    store.close()
+    return 0
+
+
+# a competing process: a pure-Python loop with allocations, as a pre-label job's tokenizer
+# and span bookkeeping keep one core busy
+BUSY_LOOP = ("import itertools\n"
+             "for i in itertools.count():\n"
+             "    s = [str(j) for j in range(200)]\n"
+             "    s.sort()\n")
+
+
+def keystrokes(app, win, checker, normal_ids, big_id, n_keys, load_name, results) -> None:
+    """Label ``n_keys`` words on ordinary documents and on the 1,000-span one; the spans are
+    checked in the database, then deleted (the benchmark database stays as it was)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
     for label, doc_ids in (("normal docs", normal_ids), ("1,000-span doc", [big_id])):
+        args_keys = n_keys
         lat: list[float] = []
         touched = []
         for doc_id in doc_ids:
-            if len(lat) >= args.keys:
+            if len(lat) >= args_keys:
                 break
             win.show_document(doc_id)
             app.processEvents()
             touched.append(doc_id)
             taken = {(s.start, s.end) for s in win.doc.spans}
             words = [(m.start(), m.end()) for m in re.finditer(r"\w+", win.doc.text)
-                     if (m.start(), m.end()) not in taken][:args.keys - len(lat)]
+                     if (m.start(), m.end()) not in taken][:args_keys - len(lat)]
             for s, e in words:
                 win.view.select_range(s, e)
                 app.processEvents()
@@ -184,11 +226,15 @@ def main(argv: list[str] | None = None) -> int:
         mine = [sp for d in touched for sp in checker.get_document(d).spans
                 if sp.annotator == "benchmark"]
         assert len(mine) == len(lat), f"{len(mine)} spans committed for {len(lat)} keystrokes"
-        results[label] = (lat, len(mine))
+        results[(load_name, label)] = (lat, len(mine))
         for sp in mine:  # leave the benchmark database as it was
             checker.delete_span(sp.id)
-    win.undo_stack.clear()
+        win.undo_stack.clear()
+        win.show_document(doc_ids[0])  # the deletions were made behind the window's back
+        app.processEvents()
 
+
+def report(app, store, args, t_open, t_store, n_big, big_times, small_times, results) -> None:
     ms = 1000.0
     load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     print(f"\nGUI benchmark ({app.platformName()} platform, {store.count_documents():,} "
@@ -201,15 +247,13 @@ def main(argv: list[str] | None = None) -> int:
           f"max {max(big_times) * ms:6.1f} ms   target < 50 ms  "
           f"{'OK' if statistics.median(big_times) < 0.05 else 'MISSED'}")
     print(f"  switch to small doc:     p50 {statistics.median(small_times) * ms:6.1f} ms")
-    for label, (lat, added) in results.items():
+    for (load_name, label), (lat, added) in results.items():
         p95 = pct(lat, 95)
-        print(f"  keystroke->commit ({label}, {added} keys): p50 {pct(lat, 50) * ms:5.1f} ms, "
-              f"p95 {p95 * ms:5.1f} ms, max {max(lat) * ms:5.1f} ms   target p95 < 20 ms  "
-              f"{'OK' if p95 < 0.02 else 'MISSED'}")
-    win.close()
-    checker.close()
-    store.close()
-    return 0
+        target = 0.008 if (load_name == "quiet" and label == "normal docs") else 0.02
+        print(f"  keystroke->commit ({label}, {load_name}, {added} keys): "
+              f"p50 {pct(lat, 50) * ms:5.1f} ms, p95 {p95 * ms:5.1f} ms, "
+              f"max {max(lat) * ms:5.1f} ms   target p95 < {target * ms:.0f} ms  "
+              f"{'OK' if p95 < target else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Persistence: the only package that knows SQLAlchemy. See ``db.store.Store``."""
 
-from .store import ImportResult, Store, StoreError, open_store
+from .engine import DatabaseError
+from .store import ImportResult, SpanGoneError, Store, StoreError, open_store
 
-__all__ = ["Store", "StoreError", "ImportResult", "open_store"]
+__all__ = ["Store", "StoreError", "SpanGoneError", "DatabaseError", "ImportResult", "open_store"]

@@ -149,6 +149,33 @@ def density_inputs(
     return stored, missing
 
 
+def proposed_counts(store: Store) -> dict[int, int]:
+    """``{doc_id: n}`` of the project's documents with ``n > 0`` suggestions still pending
+    (status ``proposed``): one GROUP BY over the ``ix_spans_doc_source_status`` index."""
+    q = (select(S.c.doc_id, func.count()).join(D, D.c.id == S.c.doc_id)
+         .where(D.c.project_id == store.project_id, S.c.status == "proposed")
+         .group_by(S.c.doc_id))
+    with store.engine.connect() as c:
+        return {int(d): int(n) for d, n in c.execute(q).cursor.fetchall()}
+
+
+def span_extents(store: Store, doc_ids: Iterable[int]
+                 ) -> dict[int, list[tuple[int, int, Any]]]:
+    """``{doc_id: [(start, end, fragments), ...]}`` of the non-rejected spans of ``doc_ids``
+    (every asked id is in the result), for computing a density that is not stored."""
+    ids = list(doc_ids)
+    out: dict[int, list[tuple[int, int, Any]]] = {i: [] for i in ids}
+    with store.engine.connect() as c:
+        for i in range(0, len(ids), _CHUNK):
+            q = (select(S.c.doc_id, S.c.start, S.c.end, S.c.fragments)
+                 .where(S.c.doc_id.in_(ids[i:i + _CHUNK]), S.c.status != "rejected"))
+            for doc_id, start, end, fragments in c.execute(q).cursor.fetchall():
+                if isinstance(fragments, (str, bytes)):
+                    fragments = orjson.loads(fragments)
+                out[doc_id].append((start, end, fragments))
+    return out
+
+
 def set_span_statuses(store: Store, changes: dict[int, str], *,
                       annotator: str | None = None) -> list[Any]:
     """Give each span id its status in ONE transaction (undo of "accept all of a source");
@@ -163,6 +190,8 @@ __all__ = [
     "density_inputs",
     "document_rows",
     "matching_doc_ids",
+    "proposed_counts",
+    "span_extents",
     "set_span_statuses",
     "span_counts",
     "span_sources_and_labels",

@@ -51,7 +51,7 @@ def _row_to_info(r: Any) -> ModelInfo:
 def register_model(store: Store, info: ModelInfo, *, make_default: bool = False) -> ModelInfo:
     """Insert ``info`` into the registry (``info.id`` and ``created_at`` are filled in)."""
     now = datetime.now(timezone.utc)
-    with store.engine.begin() as c:
+    with store.transaction() as c:
         info.id = int(c.execute(insert(M).values(
             project_id=store.project_id, path=info.path, backend=info.backend,
             base_model=info.base_model, data_hash=info.data_hash, data_size=info.data_size,
@@ -86,7 +86,7 @@ def set_default(store: Store, model_id: int) -> ModelInfo:
     """Make model ``model_id`` the project's default pre-labelling model (and mirror its
     path in the ``default_model`` setting)."""
     info = get_model(store, model_id)
-    with store.engine.begin() as c:
+    with store.transaction() as c:
         c.execute(update(M).where(M.c.project_id == store.project_id).values(is_default=False))
         c.execute(update(M).where(M.c.id == model_id).values(is_default=True))
     store.set_setting(DEFAULT_MODEL_SETTING, info.path)
@@ -105,7 +105,7 @@ def get_default(store: Store) -> ModelInfo | None:
 
 
 def update_metrics(store: Store, model_id: int, metrics: dict[str, Any]) -> None:
-    with store.engine.begin() as c:
+    with store.transaction() as c:
         c.execute(update(M).where(M.c.id == model_id,
                                   M.c.project_id == store.project_id).values(metrics=metrics))
 

@@ -3,11 +3,24 @@
 Every public method runs in its own transaction (or inside ``store.transaction()`` when one is
 passed along as ``conn``) and hands plain ``annotator.model`` dataclasses back.
 Workers on other threads open their own ``Store`` on the same URL.
+
+Writes run in ``store.transaction()``, which takes the write lock when it begins (SQLite
+``BEGIN IMMEDIATE``; other databases lock the rows an edit reads with ``SELECT ... FOR
+UPDATE``): an edit checks that its span is still there and that its UPDATE/DELETE touched it
+inside the transaction that writes it, and raises ``SpanGoneError`` (recording nothing) when
+another process deleted or replaced it first.
+
+The project row is created by the first write transaction of a new project (so a refused
+import leaves no empty project behind); reads of a project that does not exist yet see no
+rows. ``Store(..., create=False)`` refuses a missing project instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +40,14 @@ from annotator.model import (
     content_hash,
 )
 
-from .engine import make_engine, migrate, resolve_url
+from .engine import (
+    check_connection,
+    display_url,
+    make_engine,
+    migrate,
+    resolve_url,
+    write_engine,
+)
 from .tables import (
     DocRunRow,
     DocumentRow,
@@ -45,8 +65,22 @@ DR = DocRunRow.__table__
 R = RunRow.__table__
 
 
+NO_PROJECT = -1  # the project id of a project not created yet: matches no row
+
+
 class StoreError(AnnotatorError):
     """A request the store refuses (unknown document, span outside its text, ...)."""
+
+
+class SpanGoneError(StoreError):
+    """An edit of spans that are no longer there as the editor saw them: another process
+    (typically a newer pre-label run replacing its proposals) deleted or changed them before
+    this edit could be written. Nothing was written or recorded."""
+
+    def __init__(self, message: str, *, doc_id: int | None = None,
+                 span_ids: Sequence[int] = ()):
+        super().__init__(message)
+        self.doc_id, self.span_ids = doc_id, tuple(span_ids)
 
 
 @dataclass
@@ -100,6 +134,21 @@ def row_to_span(r: Any) -> Span:
     )
 
 
+HUMAN_SOURCES = frozenset({"human", "import"})
+
+
+def is_suggestion(sp: Span) -> bool:
+    """A span a machine proposed (pre-labelers, LLM passes) or any span still ``proposed``."""
+    return sp.status == "proposed" or sp.source not in HUMAN_SOURCES
+
+
+def derived_from(sp: Span) -> dict[str, Any]:
+    """The provenance an edited suggestion keeps: what the machine proposed."""
+    return {"source": sp.source, "source_version": sp.source_version, "score": sp.score,
+            "label": sp.label, "start": sp.start, "end": sp.end,
+            "fragments": [list(f) for f in sp.fragments] if sp.fragments else None}
+
+
 def span_snapshot(sp: Span) -> dict[str, Any]:
     """JSON-able state of a span, for the event history and undo."""
     row = span_to_row(sp, 0, None)  # type: ignore[arg-type]
@@ -118,11 +167,34 @@ class Store:
     """One project inside one database."""
 
     def __init__(self, db: str | None = None, project: str = "default", *, create: bool = True):
-        self.url = resolve_url(db)
+        """Open ``project`` in database ``db`` (see ``db.engine.resolve_url``).
+
+        ``create`` True: a missing project is created by the first write. ``create`` False:
+        a missing SQLite file or project is refused (``DatabaseError`` / ``StoreError``
+        listing the projects there) and nothing is created."""
+        self.url = resolve_url(db, create=create)
         self.engine = make_engine(self.url)
+        self._writer = write_engine(self.engine)
+        self._local = threading.local()  # the write transaction open on this thread
+        check_connection(self.engine)
         migrate(self.engine)
         self.project = project
-        self.project_id = self._project_id(project, create)
+        self._pid: int | None = self._lookup_project()
+        if self._pid is None and not create:
+            names = self.list_projects()
+            raise StoreError(f"no project {project!r} in {display_url(self.url)}; projects: "
+                             + (", ".join(names) if names else "none"))
+
+    @property
+    def project_id(self) -> int:
+        """The project's row id; ``NO_PROJECT`` (matches no row) until its first write."""
+        if self._pid is None:
+            self._pid = self._lookup_project()
+        return NO_PROJECT if self._pid is None else self._pid
+
+    @property
+    def project_exists(self) -> bool:
+        return self.project_id != NO_PROJECT
 
     # ------------------------------------------------------------------ basics
     def close(self) -> None:
@@ -136,23 +208,48 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self, conn: Connection | None = None) -> Iterator[Connection]:
-        """A transaction; nested use with an existing ``conn`` joins it."""
+        """A write transaction holding the write lock from its start (SQLite ``BEGIN
+        IMMEDIATE``); nested use with an existing ``conn`` joins it, and so does a store
+        write made on this thread while this store's transaction is open (a second
+        transaction would wait for the lock the first one holds). The first write of a new
+        project creates its row inside this transaction (rolled back with it)."""
+        conn = conn if conn is not None else getattr(self._local, "conn", None)
         if conn is not None:
             yield conn
             return
-        with self.engine.begin() as c:
-            yield c
+        had_project = self._pid is not None
+        try:
+            with self._writer.begin() as c:
+                self._local.conn = c
+                try:
+                    if self._pid is None:
+                        self._pid = self._create_project(c)
+                    yield c
+                finally:
+                    self._local.conn = None
+        except BaseException:
+            if not had_project:  # the project row went with the rollback
+                self._pid = None
+            raise
 
-    def _project_id(self, name: str, create: bool) -> int:
-        with self.engine.begin() as c:
-            pid = c.execute(select(P.c.id).where(P.c.name == name)).scalar()
-            if pid is None:
-                if not create:
-                    raise StoreError(f"no project {name!r} in {self.url}")
-                pid = c.execute(
-                    insert(P).values(name=name, settings={}, created_at=_now())
-                ).inserted_primary_key[0]
-            return int(pid)
+    def _lookup_project(self) -> int | None:
+        with self.engine.connect() as c:
+            pid = c.execute(select(P.c.id).where(P.c.name == self.project)).scalar()
+        return None if pid is None else int(pid)
+
+    def _create_project(self, c: Connection) -> int:
+        pid = c.execute(select(P.c.id).where(P.c.name == self.project)).scalar()
+        if pid is None:
+            values = {"name": self.project, "settings": {}, "created_at": _now()}
+            if c.dialect.name == "postgresql":  # another process may insert it concurrently
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                c.execute(pg_insert(P).values(**values).on_conflict_do_nothing(
+                    index_elements=["name"]))
+                pid = c.execute(select(P.c.id).where(P.c.name == self.project)).scalar()
+            else:
+                pid = c.execute(insert(P).values(**values)).inserted_primary_key[0]
+        return int(pid)
 
     def list_projects(self) -> list[str]:
         with self.engine.connect() as c:
@@ -174,7 +271,7 @@ class Store:
         return (settings or {}).get(key, default)
 
     def set_setting(self, key: str, value: Any) -> None:
-        with self.engine.begin() as c:
+        with self.transaction() as c:
             settings = dict(
                 c.execute(select(P.c.settings).where(P.c.id == self.project_id)).scalar() or {}
             )
@@ -350,10 +447,12 @@ class Store:
 
     def set_review_status(self, doc_id: int, status: str) -> None:
         Document(text="", review_status=status)  # validates the value
-        with self.engine.begin() as c:
+        with self.transaction() as c:
             self._doc_length(c, doc_id)  # the document must belong to this project
-            c.execute(update(D).where(D.c.id == doc_id).values(review_status=status,
-                                                               updated_at=_now()))
+            res = c.execute(update(D).where(D.c.id == doc_id).values(review_status=status,
+                                                                     updated_at=_now()))
+            if res.rowcount != 1:
+                raise StoreError(f"no document {doc_id} in project {self.project!r}")
 
     def set_density(self, doc_id: int, density: float | None,
                     conn: Connection | None = None) -> None:
@@ -375,11 +474,22 @@ class Store:
                                    after=after, annotator=annotator, at=_now()))
 
     def get_span(self, span_id: int, conn: Connection | None = None) -> Span:
-        with self.transaction(conn) as c:
-            r = c.execute(select(*SPAN_COLUMNS).join(D, D.c.id == S.c.doc_id).where(
-                S.c.id == span_id, D.c.project_id == self.project_id)).first()
+        if conn is None:
+            with self.engine.connect() as c:
+                return self.get_span(span_id, conn=c)
+        r = conn.execute(select(*SPAN_COLUMNS).join(D, D.c.id == S.c.doc_id).where(
+            S.c.id == span_id, D.c.project_id == self.project_id)).first()
         if r is None:
             raise StoreError(f"no span {span_id}")
+        return row_to_span(r)
+
+    def _span_for_write(self, c: Connection, span_id: int) -> Span:
+        """The span as it is inside write transaction ``c``, its row locked (PostgreSQL
+        ``FOR UPDATE``; SQLite holds the database write lock already)."""
+        r = c.execute(select(*SPAN_COLUMNS).join(D, D.c.id == S.c.doc_id).where(
+            S.c.id == span_id, D.c.project_id == self.project_id).with_for_update(of=S)).first()
+        if r is None:
+            raise SpanGoneError(_gone_message([span_id]), span_ids=[span_id])
         return row_to_span(r)
 
     def add_span(self, doc_id: int, span: Span, *, conn: Connection | None = None) -> Span:
@@ -431,11 +541,19 @@ class Store:
     def update_span(
         self, span_id: int, *, label: str | None = None, status: str | None = None,
         start: int | None = None, end: int | None = None,
-        annotator: str | None = None, conn: Connection | None = None,
+        annotator: str | None = None, restore: dict[str, Any] | None = None,
+        conn: Connection | None = None,
     ) -> Span:
-        """Change a span's label, status or offsets; the change is recorded in the history."""
+        """Change a span's label, status or offsets; the change is recorded in the history.
+
+        Editing the label or offsets of a suggestion (a machine source, or any ``proposed``
+        span) is a person's decision: the span becomes ``human`` and ``accepted`` (unless
+        ``status`` says otherwise), loses the machine's score and version, and keeps where it
+        came from in ``meta["derived_from"]`` (source, version, score, label, offsets).
+        ``restore`` (undo) puts ``source``, ``source_version``, ``score`` and ``meta`` back
+        exactly as given instead."""
         with self.transaction(conn) as c:
-            old = self.get_span(span_id, conn=c)
+            old = self._span_for_write(c, span_id)
             new = Span(
                 start=old.start if start is None else start,
                 end=old.end if end is None else end,
@@ -445,35 +563,69 @@ class Store:
                 status=status or old.status, annotator=annotator or old.annotator,
                 meta=old.meta, id=old.id, doc_id=old.doc_id, created_at=old.created_at,
             )
+            if restore is not None:
+                new.source = restore.get("source", new.source)
+                new.source_version = restore.get("source_version")
+                new.score = restore.get("score")
+                new.meta = dict(restore.get("meta") or {})
+                Span.__post_init__(new)  # a restored source must still be a known one
+            elif (new.label, new.parts) != (old.label, old.parts) and is_suggestion(old):
+                new.meta = {**(old.meta or {}),
+                            "derived_from": (old.meta or {}).get("derived_from")
+                            or derived_from(old)}
+                new.source, new.source_version, new.score = "human", None, None
+                new.status = status or "accepted"
             if new.end > self._doc_length(c, old.doc_id):
                 raise SpanError(f"span {span_id}: [{new.start}, {new.end}) ends past the text")
             new.updated_at = _now()
-            c.execute(update(S).where(S.c.id == span_id).values(
+            res = c.execute(update(S).where(S.c.id == span_id).values(
                 start=new.start, end=new.end, label=new.label, status=new.status,
                 fragments=[list(f) for f in new.fragments] if new.fragments else None,
-                annotator=new.annotator, updated_at=new.updated_at))
+                source=new.source, source_version=new.source_version, score=new.score,
+                meta=new.meta or None, annotator=new.annotator, updated_at=new.updated_at))
+            if res.rowcount != 1:
+                raise SpanGoneError(_gone_message([span_id]), doc_id=old.doc_id,
+                                    span_ids=[span_id])
             self._event(c, span_id, old.doc_id, "update", span_snapshot(old), span_snapshot(new),
                         annotator)
         return new
 
     def delete_span(self, span_id: int, *, annotator: str | None = None) -> Span:
         """Delete a span; its last state stays in the history and is returned (for undo)."""
-        with self.engine.begin() as c:
-            old = self.get_span(span_id, conn=c)
-            c.execute(delete(S).where(S.c.id == span_id))
+        with self.transaction() as c:
+            old = self._span_for_write(c, span_id)
+            res = c.execute(delete(S).where(S.c.id == span_id))
+            if res.rowcount != 1:
+                raise SpanGoneError(_gone_message([span_id]), doc_id=old.doc_id,
+                                    span_ids=[span_id])
             self._event(c, span_id, old.doc_id, "delete", span_snapshot(old), None, annotator)
         return old
 
     def set_source_status(
         self, doc_id: int, source: str, status: str, *, from_status: str = "proposed",
-        annotator: str | None = None,
+        annotator: str | None = None, expected_ids: Iterable[int] | None = None,
     ) -> list[int]:
         """Accept or reject all ``from_status`` spans of one source on a document.
-        Returns the ids changed."""
-        with self.engine.begin() as c:
+        Returns the ids changed.
+
+        ``expected_ids``: the spans the person saw (the GUI passes them). When the document's
+        ``from_status`` spans of that source are no longer exactly those (a newer pre-label
+        run replaced them, another edit decided some), ``SpanGoneError`` is raised and
+        nothing is changed."""
+        with self.transaction() as c:
             self._doc_length(c, doc_id)  # the document must belong to this project
             ids = list(c.execute(select(S.c.id).where(
-                S.c.doc_id == doc_id, S.c.source == source, S.c.status == from_status)).scalars())
+                S.c.doc_id == doc_id, S.c.source == source, S.c.status == from_status)
+                .order_by(S.c.id).with_for_update()).scalars())
+            if expected_ids is not None:
+                seen = set(expected_ids)
+                if set(ids) != seen:
+                    gone = sorted(seen - set(ids))
+                    raise SpanGoneError(
+                        _gone_message(gone) if gone else
+                        f"document {doc_id}: the {from_status} {source} spans changed since "
+                        "they were shown (a newer pre-label run?); nothing was changed",
+                        doc_id=doc_id, span_ids=gone)
             for sid in ids:
                 self.update_span(sid, status=status, annotator=annotator, conn=c)
         return ids
@@ -504,22 +656,41 @@ class Store:
                     c.execute(select(DR).where(DR.c.doc_id == doc_id).order_by(DR.c.id))]
 
     def start_run(self, kind: str, config: dict, run_key: str | None = None) -> int:
-        with self.engine.begin() as c:
+        """Record a batch job as ``running`` in this process (its pid, host and process start
+        time). Runs of the project left ``running`` by a process that is gone are marked
+        ``interrupted`` first: their finished documents stay done and this run resumes them."""
+        with self.transaction() as c:
+            stale = [r.id for r in c.execute(select(R.c.id, R.c.pid, R.c.host, R.c.pid_started)
+                                             .where(R.c.project_id == self.project_id,
+                                                    R.c.status == "running"))
+                     if _run_is_dead(r.pid, r.host, r.pid_started)]
+            if stale:
+                c.execute(update(R).where(R.c.id.in_(stale), R.c.status == "running")
+                          .values(status="interrupted"))
+            pid = os.getpid()
             return int(c.execute(insert(R).values(
                 project_id=self.project_id, kind=kind, run_key=run_key, config=config, stats={},
-                status="running", started_at=_now())).inserted_primary_key[0])
+                status="running", started_at=_now(), pid=pid, host=_HOST,
+                pid_started=_process_started(pid))).inserted_primary_key[0])
 
     def finish_run(self, run_id: int, stats: dict, status: str = "done") -> None:
-        with self.engine.begin() as c:
+        with self.transaction() as c:
             c.execute(update(R).where(R.c.id == run_id).values(stats=stats, status=status,
                                                                finished_at=_now()))
 
     def runs(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The project's batch jobs, oldest first. A run stored as ``running`` whose process
+        is gone (same host, pid dead or reused) is reported with status ``interrupted``."""
         q = select(R).where(R.c.project_id == self.project_id)
         if kind:
             q = q.where(R.c.kind == kind)
         with self.engine.connect() as c:
-            return [dict(r._mapping) for r in c.execute(q.order_by(R.c.id))]
+            rows = [dict(r._mapping) for r in c.execute(q.order_by(R.c.id))]
+        for row in rows:
+            if row["status"] == "running" and _run_is_dead(row["pid"], row["host"],
+                                                           row["pid_started"]):
+                row["status"] = "interrupted"
+        return rows
 
     # ------------------------------------------------------------------ statistics
     def stats(self) -> dict[str, Any]:
@@ -544,6 +715,9 @@ class Store:
             if status != "rejected":
                 labels[label] += n
         total = sum(by_status.values())
+        runs: dict[str, int] = defaultdict(int)
+        for run in self.runs():
+            runs[run["status"]] += 1
         return {
             "project": self.project,
             "documents": total,
@@ -555,11 +729,61 @@ class Store:
             "spans_by_label": dict(sorted(labels.items(), key=lambda kv: -kv[1])),
             "density_mean": dens[0],
             "documents_with_density": dens[1],
+            "runs_by_status": dict(runs),
         }
 
 
-def open_store(db: str | None = None, project: str = "default") -> Store:
-    return Store(db, project)
+_HOST = socket.gethostname()
 
 
-__all__ = ["Store", "StoreError", "ImportResult", "open_store", "content_hash"]
+def _process_started(pid: int) -> str | None:
+    """The start time of process ``pid`` in clock ticks since boot (Linux ``/proc``), which
+    tells a reused pid apart; None where the OS does not say."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[19].decode() if len(fields) > 19 else None
+
+
+def _process_alive(pid: int, started: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    except OSError:
+        return True  # cannot tell (e.g. no signals on this platform): assume it runs
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return True
+    if fields and fields[0] in (b"Z", b"X"):  # a zombie: killed, not reaped yet
+        return False
+    return started is None or len(fields) <= 19 or fields[19].decode() == started
+
+
+def _run_is_dead(pid: int | None, host: str | None, started: str | None) -> bool:
+    """True when a ``running`` run's process is known to be gone: it ran on this host and
+    its pid is dead or now belongs to another process. Runs of other hosts (or from before
+    pids were recorded) cannot be checked and count as running."""
+    return pid is not None and host == _HOST and not _process_alive(int(pid), started)
+
+
+def _gone_message(span_ids: Sequence[int]) -> str:
+    which = ", ".join(str(i) for i in span_ids)
+    return (f"span{'s' if len(span_ids) > 1 else ''} {which} no longer exist"
+            f"{'' if len(span_ids) > 1 else 's'}: deleted or replaced (e.g. by a newer "
+            "pre-label run) before this edit; nothing was changed")
+
+
+def open_store(db: str | None = None, project: str = "default", *,
+               create: bool = True) -> Store:
+    return Store(db, project, create=create)
+
+
+__all__ = ["Store", "StoreError", "SpanGoneError", "ImportResult", "open_store",
+           "content_hash"]

@@ -94,6 +94,9 @@ class SpanRow(Base):
         Index("ix_spans_label", "label"),
         # span counts per source of a few documents (migration 0002)
         Index("ix_spans_doc_source_status", "doc_id", "source", "status"),
+        # ids are never reused: an edit aimed at a span a person saw cannot land on a newer
+        # span that took its id (migration 0005)
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -141,9 +144,15 @@ class RunRow(Base):
     run_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # running, done, failed, cancelled, interrupted (its process died while running)
     status: Mapped[str] = mapped_column(String(20), default="running")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the process running the job (migration 0004): a ``running`` run whose process is gone
+    # is reported as ``interrupted``
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    pid_started: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class LLMCallRow(Base):

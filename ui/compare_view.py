@@ -2,8 +2,13 @@
 
 Thin: the regions, families and scores come from ``annotator.compare``; this widget only
 draws them. ``store_factory()`` is called once, lazily, and the store it returns is used on
-the GUI thread only (the owner closes it). Refreshing the queue of a large project runs on a
-worker thread with its own store (``ui.workers``).
+the GUI thread only (the owner closes it).
+
+The view stays current without a refresh button: showing it re-reads the document and ranks
+the queue (on a worker thread with its own store, ``ui.workers``); ``spans_changed(doc_id)``
+(the main window's ``spansChanged``) redraws that document and moves it in the queue
+(``doc_id < 0``: anything may have changed, e.g. after a batch job: the queue is re-ranked).
+Labels are shown with the schema's display names.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -20,7 +25,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QPushButton,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -37,17 +41,20 @@ COLOR_ABSENT = "#eeeeee"    # the source has no span in this document
 FIXED_COLUMNS = ("Region", "Text")
 
 
-def _cell_text(sp: Any, region: compare.Region, text: str) -> str:
-    label = sp.label
+def _cell_text(sp: Any, region: compare.Region, text: str,
+               names: dict[str, str] | None = None) -> str:
+    label = (names or {}).get(sp.label, sp.label)
     if (sp.start, sp.end) != (region.start, region.end) or sp.is_discontinuous:
         label = f"{label}: {sp.surface(text)}" if text else f"{label} [{sp.start}, {sp.end})"
     return f"✗ {label}" if sp.status == "rejected" else label
 
 
-def _tooltip(sp: Any) -> str:
+def _tooltip(sp: Any, names: dict[str, str] | None = None) -> str:
     score = f", score {sp.score:.2f}" if sp.score is not None else ""
     who = f", by {sp.annotator}" if sp.annotator else ""
-    return f"{sp.label} [{sp.start}, {sp.end}) — {sp.source}, {sp.status}{score}{who}"
+    name = (names or {}).get(sp.label, sp.label)
+    key = f" ({sp.label})" if name != sp.label else ""
+    return f"{name}{key} [{sp.start}, {sp.end}) — {sp.source}, {sp.status}{score}{who}"
 
 
 class CompareView(QWidget):
@@ -67,7 +74,11 @@ class CompareView(QWidget):
         self.current_doc_id: int | None = None
         self._regions: list[compare.Region] = []
         self._queue: list[int] = []
+        self._rows: list[compare.DocDisagreement] = []
         self._queue_job: Any = None
+        self._queue_stale = True   # ranked again when next shown
+        self._doc_stale = False    # the shown document changed while hidden
+        self._names: dict[str, str] = {}
         self.setWindowTitle("Compare sources")
 
         self.queue_list = QListWidget()
@@ -79,16 +90,14 @@ class CompareView(QWidget):
         self.queue_list.itemActivated.connect(self._on_queue_item)
         self.queue_list.currentItemChanged.connect(
             lambda cur, prev: self._on_queue_item(cur) if prev is not None else None)
-        self.queue_button = QPushButton("Refresh queue")
-        self.queue_button.setToolTip("Rank the documents not yet reviewed by disagreement")
-        self.queue_button.clicked.connect(self.refresh_queue_async)
         self.queue_label = QLabel("Disagreement queue")
+        self.queue_label.setToolTip("Documents not yet reviewed, most disagreement first; "
+                                    "kept current as spans change")
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.queue_label)
         lv.addWidget(self.queue_list, 1)
-        lv.addWidget(self.queue_button)
 
         self.title = QLabel("No document")
         font = self.title.font()
@@ -101,13 +110,15 @@ class CompareView(QWidget):
             list(FIXED_COLUMNS) + [f.title for f in compare.FAMILIES])
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setWordWrap(True)
+        # one line per span, never wrapped: a source column is as wide as its widest label
+        # (the Text column takes what is left and elides)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.ElideRight)
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.Stretch)
-        header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.Interactive)
-        header.resizeSection(1, 240)
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.Stretch)
+        header.setMinimumSectionSize(60)
         self.table.cellDoubleClicked.connect(self._on_double_click)
         right = QWidget()
         rv = QVBoxLayout(right)
@@ -132,12 +143,20 @@ class CompareView(QWidget):
             self._store = self._store_factory()
         return self._store
 
+    def _label_names(self) -> dict[str, str]:
+        schema = self.store.get_schema()
+        return {lab.key: lab.name or lab.key for lab in schema.labels} if schema else {}
+
     def show_document(self, doc_id: int) -> None:
-        """Fill the table with the regions of document ``doc_id``."""
+        """Fill the table with the regions of document ``doc_id``, compared among the
+        sources that ran on it."""
         doc = self.store.get_document(doc_id)
         self.current_doc_id = doc_id
-        self._regions = compare.regions(doc)
-        score = compare.doc_disagreement(doc)
+        self._doc_stale = False
+        self._names = self._label_names()
+        runs = compare.source_runs(self.store, [doc_id]).get(doc_id, {})
+        self._regions = compare.regions(doc, runs=runs)
+        score = compare.doc_disagreement(doc, runs=runs)
         available = set(score.families)
         self.title.setText(f"#{doc.id} {doc.name}".strip())
         n_dis = sum(1 for r in self._regions if not r.agreed and len(available) >= 2)
@@ -168,11 +187,17 @@ class CompareView(QWidget):
     def _cell(self, reg: compare.Region, fam: str, text: str, available: set[str],
               disagree: bool) -> QTableWidgetItem:
         spans = reg.cells.get(fam, [])
-        shown = "\n".join(_cell_text(sp, reg, text) for sp in spans)
-        if not shown and fam in available and disagree:
+        shown = "\n".join(_cell_text(sp, reg, text, self._names) for sp in spans)
+        tips = [_tooltip(sp, self._names) for sp in spans]
+        unasked = reg.not_asked.get(fam, [])
+        if not shown and unasked:
+            shown = "·"  # decided before this source ran: it could not propose it
+            tips.append("not asked: decided before this source ran (pre-label never "
+                        "proposes a decided label and span again)")
+        elif not shown and fam in available and disagree:
             shown = "—"  # the source said nothing here
         item = QTableWidgetItem(shown)
-        item.setToolTip("\n".join(_tooltip(sp) for sp in spans))
+        item.setToolTip("\n".join(tips))
         if fam not in available:
             color = COLOR_ABSENT
         elif not disagree:
@@ -190,17 +215,49 @@ class CompareView(QWidget):
 
     def _legend(self) -> QLabel:
         parts = [(COLOR_AGREE, "sources agree"), (COLOR_MAJORITY, "with the majority"),
-                 (COLOR_DISSENT, "differs"), (COLOR_ABSENT, "no spans from this source")]
+                 (COLOR_DISSENT, "differs"), (COLOR_ABSENT, "did not run on this document")]
         html = " ".join(
             f"<span style='background:{c}'>&nbsp;&nbsp;&nbsp;&nbsp;</span>&nbsp;{t}&nbsp;&nbsp;"
             for c, t in parts)
-        lab = QLabel(html + " ✗ = rejected suggestion")
+        lab = QLabel(html + " ✗ = rejected suggestion · = decided before the source ran")
         lab.setTextFormat(Qt.RichText)
         return lab
+
+    # ---------------------------------------------------------------- staying current
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt)
+        super().showEvent(event)
+        if self._doc_stale and self.current_doc_id is not None:
+            self.show_document(self.current_doc_id)
+        if self._queue_stale:
+            self.refresh_queue_async()
+
+    def spans_changed(self, doc_id: int) -> None:
+        """The spans or the review status of ``doc_id`` changed (``doc_id < 0``: of any
+        document): redraw and requeue now when shown, else when next shown."""
+        if doc_id < 0:
+            self._queue_stale = True
+            self._doc_stale = self.current_doc_id is not None
+            if self.isVisible():
+                if self._doc_stale:
+                    self.show_document(self.current_doc_id)
+                self.refresh_queue_async()
+            return
+        if doc_id == self.current_doc_id:
+            if self.isVisible():
+                self.show_document(doc_id)
+            else:
+                self._doc_stale = True
+        if self._queue_job is not None and self._queue_job.is_running():
+            self._queue_stale = True  # that ranking may predate the change: rank again
+        elif not self._queue_stale:
+            doc = self.store.get_document(doc_id, with_spans=False)
+            self._set_queue(compare.requeue(self._rows, compare.document_disagreement(
+                self.store, doc_id), review_status=doc.review_status))
 
     # ---------------------------------------------------------------- queue
     def disagreement_queue(self) -> list[int]:
         """Rank the documents (synchronously) and show the queue; returns the doc ids."""
+        self._queue_stale = False
         self._set_queue(compare.rank(compare.disagreement_scores(self.store)))
         return list(self._queue)
 
@@ -209,15 +266,22 @@ class CompareView(QWidget):
         from ui.workers import run_job_in_thread
 
         if self._queue_job is not None and self._queue_job.is_running():
+            self._queue_stale = True  # ranked again once this one is done
             return
-        self.queue_button.setEnabled(False)
+        self._queue_stale = False
+        self.queue_label.setText("Disagreement queue (ranking…)")
         handle = run_job_in_thread(self, compare.disagreement_queue_job, "Disagreement queue",
                                    db_url=self.store.url, project=self.store.project)
-        handle.finished.connect(self._set_queue)
-        handle.ended.connect(lambda: self.queue_button.setEnabled(True))
+        handle.finished.connect(self._queue_ranked)
         self._queue_job = handle
 
+    def _queue_ranked(self, rows: list) -> None:
+        self._set_queue(rows)
+        if self._queue_stale and self.isVisible():  # changed while ranking: rank again
+            self.refresh_queue_async()
+
     def _set_queue(self, rows: list) -> None:
+        self._rows = list(rows)
         self._queue = [r.doc_id for r in rows]
         self.queue_list.blockSignals(True)
         self.queue_list.clear()
@@ -226,7 +290,9 @@ class CompareView(QWidget):
             item = QListWidgetItem(f"#{r.doc_id}{name} — {r.score:.2f}, "
                                    f"{r.n_disagreements} region(s)")
             item.setData(Qt.UserRole, r.doc_id)
-            item.setToolTip("Sources: " + ", ".join(r.families))
+            titles = {f.key: f.title for f in compare.FAMILIES}
+            item.setToolTip("Sources that ran: " + ", ".join(titles.get(f, f)
+                                                             for f in r.families))
             self.queue_list.addItem(item)
         self.queue_list.blockSignals(False)
         self.queue_label.setText(f"Disagreement queue ({len(rows)})")

@@ -34,8 +34,10 @@ from annotator.model import REVIEW_STATUSES
 STATUS_GLYPH = {"todo": ("○", "#6b7280"), "in_progress": ("◐", "#b45309"),
                 "reviewed": ("●", "#15803d"), "skipped": ("⊘", "#9ca3af")}
 FIXED = ("Status", "Name")
-TAIL = ("Spans", "Density")
+PENDING = "To review"  # suggestions (proposed spans) left in the document
+TAIL = (PENDING, "Spans", "Density")
 BLOCK = 200
+STATUS_PX, COUNT_PX, NAME_MIN_PX = 36, 46, 150
 
 
 _ROOT = QModelIndex()  # the invisible root: these models are flat
@@ -51,6 +53,8 @@ class DocumentListModel(QAbstractTableModel):
         self._pos: dict[int, int] | None = None  # position in rows -> visible row (lazy)
         self._identity = True  # visible == range(len(rows))
         self.counts: dict[int, dict[str, int]] = {}
+        self.pending: dict[int, int] = {}  # doc id -> suggestions left (only when > 0)
+        self.density: dict[int, float | None] = {}  # computed where none is stored
         self.sources: list[str] = []
         self._names: list[str] = self.column_names()
         self.modelAboutToBeReset.connect(self._forget_names)
@@ -61,13 +65,15 @@ class DocumentListModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ loading
     def reload(self, sources: list[str]) -> None:
-        from db.gui_queries import document_rows
+        from db.gui_queries import document_rows, proposed_counts
 
         self.beginResetModel()
         self.rows = document_rows(self._store())
         self._ids = [r[0] for r in self.rows]
         self._set_visible(list(range(len(self.rows))), identity=True)
         self.counts = {}
+        self.density = {}
+        self.pending = proposed_counts(self._store())
         self.sources = list(sources)
         self.endResetModel()
 
@@ -93,23 +99,33 @@ class DocumentListModel(QAbstractTableModel):
         self.set_doc_state(doc_id, fresh[0][2] if fresh else None, counts)
 
     def set_doc_state(self, doc_id: int, review_status: str | None,
-                      counts: dict[str, int] | None) -> None:
-        """Show a document's new review status and non-rejected span counts per source
-        (what the window knows after an edit); one row repaints."""
+                      counts: dict[str, int] | None, *, pending: int | None = None,
+                      density: float | None = None) -> None:
+        """Show a document's new review status, non-rejected span counts per source,
+        suggestions left (``pending``) and live ``density`` (what the window knows after an
+        edit); one row repaints. A new source becomes a new column, inserted in place: the
+        other columns keep their widths."""
         i = self.index_of(doc_id)
         if i is None:
             return
         if review_status is not None and self.rows[i][2] != review_status:
             r = self.rows[i]
             self.rows[i] = (r[0], r[1], review_status, *r[3:])
+        if pending is not None:
+            if pending:
+                self.pending[doc_id] = pending
+            else:
+                self.pending.pop(doc_id, None)
+        if density is not None:
+            self.density[doc_id] = density
         if counts is not None:
             self.counts[doc_id] = {k: int(v) for k, v in counts.items() if v}
-            new_sources = set(self.counts[doc_id]) - set(self.sources)
-            if new_sources:
-                self.beginResetModel()
-                self.sources = sorted(set(self.sources) | new_sources)
-                self.endResetModel()
-                return
+            for src in sorted(set(self.counts[doc_id]) - set(self.sources)):
+                at = len(FIXED) + bisect_left(sorted(self.sources), src)
+                self.beginInsertColumns(_ROOT, at, at)
+                self.sources = sorted([*self.sources, src])
+                self._names = self.column_names()
+                self.endInsertColumns()
         r = self._visible_row(i)
         if r >= 0:
             self.dataChanged.emit(self.index(r, 0), self.index(r, self.columnCount() - 1))
@@ -129,6 +145,31 @@ class DocumentListModel(QAbstractTableModel):
         missing = [i for i in ids if i not in self.counts]
         if missing:
             self.counts.update(span_counts(self._store(), missing))
+
+    def _ensure_density(self, r: int) -> None:
+        """Compute the density of the rows near ``r`` that have none stored (non-rejected
+        spans, as ``annotator density`` counts them), 200 at a time."""
+        from db.gui_queries import span_extents
+
+        lo, hi = max(0, r - BLOCK // 2), min(len(self.visible), r + BLOCK // 2)
+        rows = [self.rows[self.visible[k]] for k in range(lo, hi)]
+        missing = [row for row in rows if row[4] is None and row[0] not in self.density]
+        if missing:
+            ext = span_extents(self._store(), [row[0] for row in missing])
+            for row in missing:
+                self.density[row[0]] = _density_of_extents(row[3] or 0, ext[row[0]])
+
+    def density_of(self, doc_id: int) -> float | None:
+        """The density shown for ``doc_id``: computed this session (after an edit, or where
+        none is stored), else the stored one."""
+        i = self.index_of(doc_id)
+        if doc_id in self.density:
+            return self.density[doc_id]
+        return None if i is None else self.rows[i][4]
+
+    def pending_total(self) -> int:
+        """Suggestions left in the whole project."""
+        return sum(self.pending.values())
 
     # ------------------------------------------------------------------ filter / sort
     def apply_filter(self, *, status: str | None = None,
@@ -155,7 +196,9 @@ class DocumentListModel(QAbstractTableModel):
         key_fns = {
             "Status": lambda i: REVIEW_STATUSES.index(self.rows[i][2]),
             "Name": lambda i: self.rows[i][1].lower(),
-            "Density": lambda i: (self.rows[i][4] is None, self.rows[i][4] or 0.0),
+            "Density": lambda i: (self.density_of(self.rows[i][0]) is None,
+                                  self.density_of(self.rows[i][0]) or 0.0),
+            PENDING: lambda i: self.pending.get(self.rows[i][0], 0),
             "Spans": lambda i: sum(self.counts.get(self.rows[i][0], {}).values()),
         }
         key = key_fns.get(name) or (lambda i: self.counts.get(self.rows[i][0], {}).get(name, 0))
@@ -181,7 +224,12 @@ class DocumentListModel(QAbstractTableModel):
             return self.column_names()[section]
         if role == Qt.ItemDataRole.ToolTipRole and FIXED[0] != self.column_names()[section]:
             name = self.column_names()[section]
-            return f"non-rejected spans from {name}" if name in self.sources else None
+            if name in self.sources:
+                return f"non-rejected spans from {name}"
+            return {PENDING: "suggestions left to accept or reject",
+                    "Spans": "non-rejected spans, all sources",
+                    "Density": "share of the text inside an entity (non-rejected spans)"
+                    }.get(name)
         return None
 
     def doc_id(self, row: int) -> int:
@@ -206,7 +254,13 @@ class DocumentListModel(QAbstractTableModel):
             if name == "Name":
                 return r[1] or f"#{r[0]}"
             if name == "Density":
-                return "" if r[4] is None else f"{r[4]:.2f}"
+                if r[4] is None and r[0] not in self.density:
+                    self._ensure_density(index.row())
+                d = self.density.get(r[0], r[4])
+                return "" if d is None else f"{d:.2f}"
+            if name == PENDING:
+                n = self.pending.get(r[0], 0)
+                return str(n) if n else ""
             if r[0] not in self.counts:
                 self._ensure_counts(index.row())
             c = self.counts.get(r[0], {})
@@ -217,6 +271,21 @@ class DocumentListModel(QAbstractTableModel):
         if role == _ALIGN:
             return _RIGHT if col >= len(FIXED) else None
         return f"{r[1]} · {r[2].replace('_', ' ')} · {r[3]} characters"  # tooltip
+
+
+class _Extent:
+    """What ``annotator.prelabel.density.covered_chars`` reads of a span: its parts."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, start: int, end: int, fragments: Any):
+        self.parts = [tuple(f) for f in fragments] if fragments else [(start, end)]
+
+
+def _density_of_extents(length: int, extents: list[tuple[int, int, Any]]) -> float | None:
+    from annotator.prelabel.density import density
+
+    return density(length, [_Extent(*e) for e in extents])
 
 
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
@@ -244,6 +313,7 @@ class DocumentList(QWidget):
         super().__init__(parent)
         self._store = store_getter
         self._quiet = False
+        self._fitted_shown = False
         self.model = DocumentListModel(store_getter, self)
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Filter: name or text  (Ctrl+F)")
@@ -272,6 +342,7 @@ class DocumentList(QWidget):
         self.view.horizontalHeader().setHighlightSections(False)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
         self.model.modelReset.connect(self._update_summary)
+        self.model.columnsInserted.connect(self._fit_new_columns)
 
         combos = QHBoxLayout()
         for w in (self.status, self.label, self.source):
@@ -311,12 +382,35 @@ class DocumentList(QWidget):
         self.apply_filters(keep=current)
 
     def _fit_columns(self) -> None:
+        """Status and counts narrow; Name takes the rest but never less than NAME_MIN_PX (the
+        table scrolls sideways instead); the last column fills any gap."""
         h = self.view.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        h.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.view.setColumnWidth(0, 44)
+        h.setStretchLastSection(True)
+        self.view.setColumnWidth(0, STATUS_PX)
         for c in range(2, self.model.columnCount()):
-            self.view.setColumnWidth(c, 52)
+            self.view.setColumnWidth(c, COUNT_PX)
+        rest = (self.view.viewport().width() - STATUS_PX
+                - COUNT_PX * (self.model.columnCount() - 2))
+        self.view.setColumnWidth(1, max(NAME_MIN_PX, rest))
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._fitted_shown:  # the viewport has its real width only now
+            self._fitted_shown = True
+            self._fit_columns()
+
+    def _fit_new_columns(self, _parent: QModelIndex, first: int, last: int) -> None:
+        """A source column that appeared after an edit (the first human span): count-wide;
+        the other columns, Name first, keep their widths."""
+        for c in range(first, last + 1):
+            self.view.setColumnWidth(c, COUNT_PX)
+
+    def refilter_status(self) -> None:
+        """After a document's review status changed: re-apply a status filter (a skipped
+        document leaves "to do"); nothing to do when the list is not filtered by status."""
+        if self.status.currentData() is not None:
+            self.apply_filters()
 
     def apply_filters(self, keep: int | None = None) -> None:
         from db.gui_queries import matching_doc_ids

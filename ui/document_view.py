@@ -3,7 +3,10 @@
 Drawing (what a reviewer sees):
 
 * accepted span: background in the label colour and a solid bar under the text;
-* proposed span (a suggestion): a paler background and a dashed bar;
+* proposed span (a suggestion): a paler background and a dashed bar (short dashes, wide
+  gaps: it reads as "not yet decided" without its colour);
+* a label tag (a short name, "Di" for Disease) under the end of each span, so that the label
+  never depends on colour alone (View > Label tags turns it off);
 * rejected span: hidden, or struck through in grey (dotted bar) when "show rejected" is on;
 * nesting: each span has its own bar under the text; overlapping spans are stacked on
   lanes (outer span nearest the text, inner spans below), and the inner span's background
@@ -42,12 +45,13 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QTextEdit, QWidget
 
 from annotator.model import Span
-from annotator.review import spans_at
+from annotator.review import drag_boundary, spans_at
 
 LANE_GAP = 4.0  # px between stacked bars
 BAR = 2.5  # bar thickness, px
 HANDLE_PX = 5.0  # px either side of a span edge where a mouse press grabs it
 PARTIAL_MAX = 64  # more changed spans than this: repaint the whole viewport
+TAG_PX = 9.0  # height of a label tag under a span's bar
 
 
 class OffsetMap:
@@ -93,6 +97,10 @@ def lanes(spans: Iterable[Span]) -> dict[int, int]:
     return out
 
 
+def _paint_key(sp: Span) -> tuple[int, int, int]:
+    return (-(sp.end - sp.start), sp.start, sp.id or 0)
+
+
 def _pale(c: QColor, amount: float) -> QColor:
     """``c`` mixed with white (amount 0 = c, 1 = white)."""
     return QColor(int(c.red() + (255 - c.red()) * amount),
@@ -128,13 +136,16 @@ class DocumentView(QTextEdit):
         self.text = ""
         self.spans: list[Span] = []
         self.colors: dict[str, QColor] = {}
+        self.tags: dict[str, str] = {}  # label key -> short tag drawn under its spans
+        self.show_tags = True
+        self._tag_font = QFont(self.font())
+        self._tag_font.setPixelSize(int(TAG_PX))
+        self._tag_font.setBold(True)
         self.show_rejected = False
         self.current: Span | None = None
         self.focus_region: tuple[int, int] | None = None
         self._map = OffsetMap("")
         self._lanes: dict[int, int] = {}
-        self._paint_order: list[Span] = []
-        self._rank: dict[int, int] = {}  # id(span) -> position in the paint order
         self._by_start: list[Span] = []  # shown spans sorted by start
         self._starts: list[int] = []
         self._max_len = 0
@@ -160,13 +171,22 @@ class DocumentView(QTextEdit):
         self._pens.clear()
         self._render()
 
+    def set_tags(self, tags: dict[str, str]) -> None:
+        """Short tags per label key (``ui.label_palette.label_tags``)."""
+        self.tags = dict(tags)
+        self.viewport().update()
+
+    def set_show_tags(self, on: bool) -> None:
+        self.show_tags = bool(on)
+        self.viewport().update()
+
     def set_text(self, text: str) -> None:
         """Show a new document (no spans yet); the caret goes to the start."""
         self.text = text
         self._map = OffsetMap(text)
         self.current, self.focus_region, self.spans = None, None, []
         self._span_ids = set()
-        self._paint_order, self._rank, self._by_start, self._starts = [], {}, [], []
+        self._by_start, self._starts, self._lanes = [], [], {}
         self._geom.clear()
         # one edit block that inserts the text with its block format: the document is laid
         # out once (setPlainText + mergeBlockFormat laid it out twice); insertText treats
@@ -190,24 +210,67 @@ class DocumentView(QTextEdit):
         object for the span it changed): when few spans differ, only the lines of the
         changed spans, of the spans whose lane moved and of the old/new current span are
         repainted."""
-        old_list, old_ids, old_lanes = self.spans, self._span_ids, self._lanes
+        old_list, old_ids = self.spans, self._span_ids
         old_current = self.current
         self.spans = list(spans)
         self._span_ids = {id(s) for s in self.spans}
         keep = current_id if current_id is not None else (
             self.current.id if self.current is not None else None)
         self.current = next((s for s in self.spans if s.id == keep), None) if keep else None
-        self._render(update=False)
-        changed = [s for s in self.spans if id(s) not in old_ids]
-        changed += [s for s in old_list if id(s) not in self._span_ids]
-        if old_list and len(changed) <= PARTIAL_MAX:
-            changed += [sp for sp in self._paint_order
-                        if old_lanes.get(id(sp)) != self._lanes[id(sp)]]
-        if not old_list or len(changed) > PARTIAL_MAX:
-            self.viewport().update()
+        added = [s for s in self.spans if id(s) not in old_ids]
+        removed = [s for s in old_list if id(s) not in self._span_ids]
+        if old_list and len(added) + len(removed) <= PARTIAL_MAX:
+            # an edit: patch the indexes and re-lane only the overlap clusters it touches
+            moved = self._patch(added, removed)
+            self._update_spans([*added, *removed, *moved, old_current, self.current])
         else:
-            self._update_spans([*changed, old_current, self.current])
+            self._render(update=False)
+            self.viewport().update()
         self.currentSpanChanged.emit(self.current)
+
+    def _shown(self, sp: Span) -> bool:
+        return self.show_rejected or sp.status != "rejected"
+
+    def _patch(self, added: list[Span], removed: list[Span]) -> list[Span]:
+        """Take ``removed`` out of and ``added`` into the start index, then recompute the
+        lanes of the overlap clusters the changed spans reach (lanes of other clusters cannot
+        change: ``lanes`` starts every cluster on free lanes). Returns the spans whose lane
+        moved. O(cluster + log n) instead of O(n log n) per edit."""
+        for sp in removed:
+            i = bisect_left(self._starts, sp.start)
+            while i < len(self._by_start) and self._by_start[i] is not sp:
+                i += 1
+            if i < len(self._by_start):
+                del self._by_start[i], self._starts[i]
+            self._lanes.pop(id(sp), None)
+        for sp in added:
+            i = bisect_right(self._starts, sp.start)
+            self._by_start.insert(i, sp)
+            self._starts.insert(i, sp.start)
+            self._max_len = max(self._max_len, sp.end - sp.start)
+        moved: list[Span] = []
+        fresh = {id(sp) for sp in added}
+        for lo, hi in sorted((sp.start, sp.end) for sp in (*added, *removed)):
+            cluster = self._cluster(lo, hi)
+            new = lanes(cluster)
+            for sp in cluster:
+                if self._lanes.get(id(sp)) != new[id(sp)]:
+                    if id(sp) not in fresh:
+                        moved.append(sp)
+                    self._lanes[id(sp)] = new[id(sp)]
+        self._max_lane = max(self._lanes.values(), default=0)
+        return moved
+
+    def _cluster(self, lo: int, hi: int) -> list[Span]:
+        """The shown spans overlapping ``[lo, hi)``, closed under overlap (whole clusters)."""
+        while True:
+            near = [sp for sp in self._near(lo, hi)
+                    if sp.start < hi and sp.end > lo and self._shown(sp)]
+            nlo = min([lo, *(sp.start for sp in near)])
+            nhi = max([hi, *(sp.end for sp in near)])
+            if (nlo, nhi) == (lo, hi):
+                return near
+            lo, hi = nlo, nhi
 
     def set_show_rejected(self, on: bool) -> None:
         self.show_rejected = on
@@ -287,8 +350,6 @@ class DocumentView(QTextEdit):
         """
         shown = self.visible_spans()
         self._lanes = lanes(shown)
-        self._paint_order = sorted(shown, key=lambda s: (-(s.end - s.start), s.start))
-        self._rank = {id(sp): i for i, sp in enumerate(self._paint_order)}
         self._by_start = sorted(self.spans, key=lambda s: s.start)
         self._starts = [sp.start for sp in self._by_start]
         self._max_len = max((sp.end - sp.start for sp in self._by_start), default=0)
@@ -307,7 +368,8 @@ class DocumentView(QTextEdit):
             return
         vp = self.viewport()
         dy = -self.verticalScrollBar().value()
-        below = 2 + (self._max_lane + 1) * LANE_GAP + BAR + 4
+        below = (2 + (self._max_lane + 1) * LANE_GAP + BAR + 4
+                 + (TAG_PX if self.show_tags else 0))
         width = vp.width()
         region = QRegion()
         for a, b in ranges:
@@ -344,7 +406,7 @@ class DocumentView(QTextEdit):
             pen = QPen(self._color(label).darker(160), BAR)
             pen.setCapStyle(Qt.PenCapStyle.FlatCap)
             if status == "proposed":
-                pen.setStyle(Qt.PenStyle.DashLine)
+                pen.setDashPattern([1.6, 1.4])  # in pen widths: short dashes, wide gaps
             elif status == "rejected":
                 pen.setColor(QColor("#9a9a9a"))
                 pen.setStyle(Qt.PenStyle.DotLine)
@@ -419,14 +481,13 @@ class DocumentView(QTextEdit):
         return lo, hi
 
     def _on_screen(self, vp: QRect) -> list[Span]:
-        """Shown spans that reach the lines in ``vp`` (viewport coordinates), in paint order
-        (outer first)."""
-        if not self._paint_order:
+        """Shown spans that reach the lines in ``vp`` (viewport coordinates), in paint order:
+        longer (outer) first, then by start and id, so inner spans are painted over them."""
+        if not self._by_start:
             return []
         lo, hi = self._visible_range(vp)
-        rank = self._rank
-        near = [sp for sp in self._near(lo, hi) if id(sp) in rank]
-        near.sort(key=lambda sp: rank[id(sp)])
+        near = [sp for sp in self._near(lo, hi) if self._shown(sp)]
+        near.sort(key=_paint_key)
         return near
 
     def paintEvent(self, event) -> None:
@@ -466,6 +527,8 @@ class DocumentView(QTextEdit):
                     p.drawLine(QPointF(r.left() + 1, y), QPointF(r.right() - 1, y))
             if sp.fragments is not None:
                 self._draw_links(p, sp, lane)
+        if self.show_tags and self.tags:
+            self._draw_tags(p, on_screen)
         cur = self.current
         if cur is not None and (id(cur) in self._span_ids or cur in self.spans):
             p.setPen(QPen(QColor("#1f2937"), 1.6))
@@ -480,6 +543,22 @@ class DocumentView(QTextEdit):
                 p.drawRoundedRect(r.adjusted(-3, -2, 3, 2), 3, 3)
         self._draw_drag_preview(p)
         p.end()
+
+    def _draw_tags(self, p: QPainter, spans: list[Span]) -> None:
+        """Each shown span's label tag, right-aligned under the end of its bar."""
+        p.setFont(self._tag_font)
+        for sp in spans:
+            tag = self.tags.get(sp.label)
+            if not tag or sp.status == "rejected":
+                continue
+            rects = self._doc_rects(*sp.parts[-1])
+            if not rects:
+                continue
+            r = rects[-1]
+            y = r.bottom() + 2 + self._lanes.get(id(sp), 0) * LANE_GAP + BAR
+            p.setPen(self._bar_pen(sp.label, "accepted").color())
+            box = QRectF(r.right() - 60, y, 60, TAG_PX + 1)
+            p.drawText(box, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop), tag)
 
     def _draw_links(self, p: QPainter, sp: Span, lane: int) -> None:
         """Join the fragments of a discontinuous span: a thin dotted line, on the span's
@@ -538,6 +617,7 @@ class DocumentView(QTextEdit):
     def mouseMoveEvent(self, event) -> None:
         if self._drag is not None:
             self._drag_pos = self.offset_at(event.position())
+            self._drag_exact = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
             self.viewport().update()
             event.accept()
             return
@@ -558,10 +638,26 @@ class DocumentView(QTextEdit):
         event.accept()
         self.boundaryDragged.emit(span, edge, self.offset_at(event.position()), exact)
 
+    def drag_preview(self) -> tuple[int, int] | None:
+        """While an edge is dragged: the ``[start, end)`` the span would get if dropped now
+        (snapped to the word unless Alt is held), None when it would not change."""
+        if self._drag is None or self._drag_pos is None:
+            return None
+        edge, span = self._drag
+        return drag_boundary(self.text, span.start, span.end, edge, self._drag_pos,
+                             exact=getattr(self, "_drag_exact", False))
+
     def _draw_drag_preview(self, p: QPainter) -> None:
-        """While an edge is dragged: a caret-high bar where it would be dropped."""
+        """While an edge is dragged: the span it would make (a dashed frame over the text it
+        would cover) and a caret-high bar where the edge would be dropped."""
         if self._drag is None or self._drag_pos is None:
             return
+        new = self.drag_preview()
+        if new is not None:
+            p.setPen(QPen(QColor("#1f2937"), 1.4, Qt.PenStyle.DashLine))
+            p.setBrush(QColor(31, 41, 55, 40))
+            for r in self._doc_rects(*new):
+                p.drawRoundedRect(r.adjusted(-2, -1, 2, 1), 3, 3)
         cur = QTextCursor(self.document())
         cur.setPosition(self._map.to_qt(self._drag_pos))
         r = self.cursorRect(cur)  # viewport coordinates

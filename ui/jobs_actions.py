@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -60,14 +61,24 @@ class JobSpec:
     function: str
     fields: Callable[[st.Settings], list[Field]]
     extra: Callable[[st.Settings], dict[str, Any]] = field(default=lambda s: {})
+    waiting: str = "starting"  # what the busy bar says until the first progress
 
 
 def _formats(writable: bool) -> tuple:
+    """Format names from the registry; with ``writable`` only those with a writer that can
+    be loaded (the Export dialog never offers a format it cannot write)."""
+    from annotator.formats import FORMATS
+
+    return tuple(k for k, f in FORMATS.items() if not writable or _has_writer(f))
+
+
+def _has_writer(spec: Any) -> bool:
+    if not spec.writer_class:
+        return False
     try:
-        from annotator.formats import FORMATS
+        return callable(getattr(spec._mod(), spec.writer_class, None))
     except ImportError:
-        return ("jsonl",)
-    return tuple(k for k, f in FORMATS.items() if not writable or f.writer_class)
+        return False
 
 
 JOBS: tuple[JobSpec, ...] = (
@@ -82,13 +93,16 @@ JOBS: tuple[JobSpec, ...] = (
                       "protocol, the middle 512 tokens only (the document is marked truncated)"),
         Field("device", "Device", "choice", "auto", ("auto", "cpu", "cuda"),
               tooltip="auto: the GPU when torch sees one"),
-    ]),
+    ], waiting="loading the model (local cache first, then the hub)"),
     JobSpec("silver", "LLM silver labels", "annotator.llm.silver", "silver_job", lambda s: [
         Field("base_url", "Endpoint URL", "text", s.llm_base_url),
         Field("model", "Model name", "text", s.llm_model),
         Field("passes", "Passes", "choice", "2", ("2", "1")),
+        Field("protocol", "Protocol", "choice", "v1", ("v1", "finemed"),
+              tooltip="finemed: the published FineMed prompts, sampling and 200-word cut"),
         Field("limit", "At most (documents, 0 = all)", "int", 0),
-    ], extra=lambda s: {"api_key": st.get_api_key(s.api_key_env)}),
+    ], extra=lambda s: {"api_key": st.get_api_key(s.api_key_env)},
+        waiting="connecting to the LLM endpoint"),
     JobSpec("import", "Import", "annotator.io", "import_job", lambda s: [
         Field("path", "File or folder", "open"),
         Field("fmt", "Format", "choice", "jsonl", _formats(False)),
@@ -112,7 +126,7 @@ JOBS: tuple[JobSpec, ...] = (
               tooltip="off by default: FineMed trained without them and predicts with them"),
         Field("device", "Device", "choice", "auto", ("auto", "cpu", "cuda"),
               tooltip="auto: the GPU when torch sees one"),
-    ]),
+    ], waiting="loading the base model"),
 )
 JOB_KEYS = tuple(j.key for j in JOBS)
 
@@ -239,22 +253,97 @@ def _db_of(main_window: Any) -> tuple[str, str]:
     return str(url), project
 
 
+# How each number of a job result reads in a message ({} is the number). Keys not here and
+# not in _INTERNAL read as their words ("new_labels" -> "new labels 3"); keys whose value is
+# 0 are left out, except those in _ALWAYS.
+_PHRASES: dict[str, str] = {
+    # pre-label
+    "docs": "{} documents pre-labelled",
+    "spans": "{} spans",
+    "already_done": "{} already pre-labelled with this model (left as they were)",
+    "skipped_existing": "{} not proposed again (a person already decided on them)",
+    "dropped_misaligned": "{} dropped (they did not match the text)",
+    "repaired": "{} boundaries repaired",
+    "unmapped": "{} with a label outside the schema (left out)",
+    "truncated_docs": "{} documents read in their middle 512 tokens only",
+    "failed": "{} documents failed",
+    # import
+    "documents_read": "read {} documents",
+    "added": "added {} documents",
+    "skipped_duplicates": "{} already in the project (skipped)",
+    # export
+    "documents": "wrote {} documents",
+    # density
+    "computed": "density computed for {} documents",
+    "count": "{} documents with a density",
+}
+_INTERNAL = {"run_key", "source_version", "windows", "statuses", "sources", "doc_ids",
+             "histogram", "quantiles", "splits", "path", "schema", "format", "out", "std",
+             "min", "max", "missing", "median"}
+_ALWAYS = {"docs", "spans", "added", "documents", "computed"}
+
+
+def _as_data(result: Any) -> dict[str, Any] | None:
+    if hasattr(result, "as_dict"):
+        return result.as_dict()
+    if dataclasses.is_dataclass(result):
+        return dataclasses.asdict(result)
+    return result if isinstance(result, dict) else None
+
+
 def summarize(result: Any) -> str:
-    """A one-line summary of a job result (its numbers and short strings)."""
+    """A one-line summary of a job result, in plain words ("12 documents pre-labelled, 43
+    suggestions"): internal keys (run keys, window counts) are left out."""
     if result is None:
         return "done"
-    if hasattr(result, "as_dict"):
-        data = result.as_dict()
-    elif dataclasses.is_dataclass(result):
-        data = dataclasses.asdict(result)
-    elif isinstance(result, dict):
-        data = result
-    else:
+    data = _as_data(result)
+    if data is None:
         return str(result)[:200]
-    parts = [f"{k} {v}" for k, v in data.items()
-             if isinstance(v, (int, float)) and not isinstance(v, bool)
-             or isinstance(v, str) and len(v) < 40]
+    parts = []
+    if isinstance(data.get("source"), str) and "docs" in data:
+        parts.append(f"source {data['source']}")
+    for k, v in data.items():
+        if k in _INTERNAL or k == "source" or isinstance(v, bool):
+            continue
+        if isinstance(v, dict) and v and all(isinstance(n, int) for n in v.values()):
+            what = "not carried by the format" if k == "dropped" else k.replace("_", " ")
+            parts.append(f"{what}: " + ", ".join(f"{n} {x.replace('_', ' ')}"
+                                                 for x, n in v.items()))
+        elif isinstance(v, float):
+            if k == "mean":
+                parts.append(f"mean density {v:.2f}")
+        elif isinstance(v, int):
+            if v or k in _ALWAYS:
+                phrase = "{} suggestions" if k == "spans" and "docs" in data else (
+                    _PHRASES.get(k, k.replace("_", " ") + " {}"))
+                parts.append(phrase.format(f"{v:,}"))
     return ", ".join(parts[:8]) or "done"
+
+
+def show_export_report(main_window: Any, result: Any) -> Any:
+    """A dialog (not modal) with what an export wrote: the files, the counts and what the
+    format could not carry (the summary's ``dropped``). Returns the dialog."""
+    from PySide6.QtWidgets import QMessageBox
+
+    data = _as_data(result) or {}
+    files = data.get("out") or []
+    lines = [f"Format: {data.get('format', '?')}",
+             f"Documents: {data.get('documents', 0):,}    Spans: {data.get('spans', 0):,}",
+             "", "Written:", *[f"  {f}" for f in files]]
+    dropped = data.get("dropped") or {}
+    lines += ["", "Not carried by this format (left out of the files):"] if dropped else [
+        "", "Everything exported was carried by the format."]
+    lines += [f"  {n:,} spans: {why.replace('_', ' ')}" for why, n in sorted(dropped.items())]
+    for name, info in (data.get("splits") or {}).items():
+        if isinstance(info, dict) and "documents" in info:
+            lines.append(f"Split {name}: {info['documents']:,} documents")
+    box = QMessageBox(QMessageBox.Icon.Information, "Export finished", "\n".join(lines),
+                      QMessageBox.StandardButton.Ok, main_window)
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.setModal(False)
+    box.show()
+    main_window._export_report = box
+    return box
 
 
 def start_job(main_window: Any, key: str, options: dict[str, Any]):
@@ -266,7 +355,7 @@ def start_job(main_window: Any, key: str, options: dict[str, Any]):
     kwargs = accepted_kwargs(fn, {**spec.extra(st.get_settings()), **options})
     url, project = _db_of(main_window)
     handle = run_job_in_thread(main_window, lambda store: fn(store, **kwargs), spec.title,
-                               db_url=url, project=project)
+                               db_url=url, project=project, waiting=spec.waiting)
 
     def ended() -> None:
         bar = main_window.statusBar() if hasattr(main_window, "statusBar") else None
@@ -275,6 +364,8 @@ def start_job(main_window: Any, key: str, options: dict[str, Any]):
                     "cancelled": f"{spec.title}: cancelled (finished work is stored)",
                     "failed": f"{spec.title} failed: {handle.error}"}.get(handle.state, "")
             bar.showMessage(text, 15_000)
+        if spec.key == "export" and handle.state == "finished":
+            show_export_report(main_window, handle.result)
         refresh = getattr(main_window, "refresh", None)
         if callable(refresh):
             refresh()
@@ -307,7 +398,15 @@ def _update_availability(actions: dict[str, QAction]) -> None:
 def install_job_actions(main_window: Any) -> dict[str, QAction]:
     """Add the Jobs menu to ``main_window`` (with Settings… unless the window has its own
     ``show_settings``); returns the actions by key."""
-    menu = main_window.menuBar().addMenu("&Jobs")
+    bar = main_window.menuBar()
+    help_menu = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
+    if help_menu is not None:  # Jobs comes before Help, as in every desktop application
+        from PySide6.QtWidgets import QMenu
+
+        menu = QMenu("&Jobs", bar)
+        bar.insertMenu(help_menu, menu)
+    else:
+        menu = bar.addMenu("&Jobs")
     menu.setToolTipsVisible(True)
     actions: dict[str, QAction] = {}
     for spec in JOBS:

@@ -2,6 +2,14 @@
 
 Hotkeys come from the schema (``Label.hotkey``); labels without one get the first free key
 of 1-9, 0. Keys that are the tool's own shortcuts are never given to labels.
+
+Colours: by default a colour-blind-safe palette (Okabe & Ito 2008, the eight colours that stay
+apart under protanopia, deuteranopia and tritanopia), lightened for a background under black
+text; the bar under a span keeps the darker hue. FineMed's labels get fixed colours (the
+pairs that were hard to tell apart -- Living beings / Medical procedure, Clinical device /
+Molecular marker -- now differ in hue and in lightness); other schemas of up to 8 labels get
+them in schema order; larger schemas keep their own colours. Colour is never the only cue:
+spans carry a label tag (``label_tags``) and suggestions a dashed bar.
 """
 
 from __future__ import annotations
@@ -33,6 +41,51 @@ def assign_hotkeys(schema: LabelSchema | None) -> dict[str, str]:
     return out
 
 
+OKABE_ITO = {"orange": "#E69F00", "sky_blue": "#56B4E9", "bluish_green": "#009E73",
+             "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00",
+             "reddish_purple": "#CC79A7", "grey": "#7F7F7F"}
+FINEMED_SAFE = {"disease": "vermillion", "drug": "reddish_purple", "body_part": "yellow",
+                "medical_procedure": "bluish_green", "molecular_marker": "sky_blue",
+                "clinical_device": "blue", "vital_function": "orange", "living_beings": "grey"}
+SAFE_LIGHTEN = 0.45  # mixed with white: black text stays readable on the darkest (blue)
+
+
+def _lighten(hex_color: str, amount: float) -> str:
+    c = QColor(hex_color)
+    mix = [int(v + (255 - v) * amount) for v in (c.red(), c.green(), c.blue())]
+    return "#{:02X}{:02X}{:02X}".format(*mix)
+
+
+def safe_colors(schema: LabelSchema | None) -> dict[str, str] | None:
+    """``{label key: colour}`` from the colour-blind-safe palette, or None when the schema
+    has more labels than the palette has colours."""
+    if schema is None or len(schema.labels) > len(OKABE_ITO):
+        return None
+    free = [n for n in OKABE_ITO if n not in
+            {FINEMED_SAFE[lab.key] for lab in schema.labels if lab.key in FINEMED_SAFE}]
+    out = {}
+    for lab in schema.labels:
+        name = FINEMED_SAFE.get(lab.key) or free.pop(0)
+        out[lab.key] = _lighten(OKABE_ITO[name], SAFE_LIGHTEN)
+    return out
+
+
+def label_tags(schema: LabelSchema | None) -> dict[str, str]:
+    """A short tag per label: the shortest prefix of its name (2 letters at least) that no
+    other label's name shares ("Di" Disease, "Dr" Drug, "Mol" / "Med" ...)."""
+    if schema is None:
+        return {}
+    names = {lab.key: (lab.name or lab.key).replace("_", " ") for lab in schema.labels}
+    out = {}
+    for key, name in names.items():
+        others = [n.lower() for k, n in names.items() if k != key]
+        n = min(2, len(name))
+        while n < len(name) and any(o.startswith(name[:n].lower()) for o in others):
+            n += 1
+        out[key] = name[:n].strip()
+    return out
+
+
 def swatch(color: str, size: int = 14) -> QIcon:
     pm = QPixmap(size, size)
     pm.fill(QColor(color))
@@ -48,6 +101,7 @@ class LabelPalette(QListWidget):
         super().__init__(parent)
         self.schema: LabelSchema | None = None
         self.hotkeys: dict[str, str] = {}
+        self.safe = True  # the colour-blind-safe palette (else the schema's own colours)
         self.setIconSize(QSize(14, 14))
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setUniformItemSizes(True)
@@ -71,14 +125,32 @@ class LabelPalette(QListWidget):
         for lab in self.schema.labels:
             key = self.key_of(lab.key)
             n = counts.get(lab.key, 0)
-            item = QListWidgetItem(swatch(lab.color),
+            item = QListWidgetItem(swatch(self.colors().get(lab.key, lab.color)),
                                    f"{key or ' '}   {lab.name}" + (f"   ({n})" if n else ""))
             item.setData(Qt.ItemDataRole.UserRole, lab.key)
             item.setToolTip(lab.description or lab.name)
             self.addItem(item)
 
     def colors(self) -> dict[str, str]:
-        return {lab.key: lab.color for lab in self.schema.labels} if self.schema else {}
+        """``{label key: colour}`` shown: the safe palette (when on and it fits), else the
+        schema's colours."""
+        if self.schema is None:
+            return {}
+        if self.safe:
+            safe = self._safe_cache if getattr(self, "_safe_for", None) is self.schema else None
+            if safe is None:
+                safe = safe_colors(self.schema)
+                self._safe_for, self._safe_cache = self.schema, safe
+            if safe is not None:
+                return dict(safe)
+        return {lab.key: lab.color for lab in self.schema.labels}
+
+    def tags(self) -> dict[str, str]:
+        return label_tags(self.schema)
+
+    def set_safe(self, on: bool) -> None:
+        self.safe = bool(on)
+        self.set_counts({})
 
     def names(self) -> dict[str, str]:
         """``{hotkey: label name}`` for the shortcut sheet."""
@@ -94,7 +166,8 @@ class LabelPalette(QListWidget):
         menu = QMenu(self)
         for lab in self.schema.labels:
             key = self.key_of(lab.key)
-            act = menu.addAction(swatch(lab.color), f"&{key}  {lab.name}" if key else lab.name)
+            act = menu.addAction(swatch(self.colors().get(lab.key, lab.color)),
+                                 f"&{key}  {lab.name}" if key else lab.name)
             act.setData(lab.key)
             act.setCheckable(True)
             act.setChecked(lab.key == current)

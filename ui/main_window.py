@@ -7,6 +7,7 @@ committed at once, so closing the window (or a crash) loses nothing already done
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 from bisect import insort
@@ -14,10 +15,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QUndoStack
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
+    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -29,7 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from annotator import review
+from annotator.llm.silver import review_notes_text
 from annotator.model import Document, Span
+from db import SpanGoneError
 
 from . import shortcuts, undo
 from .document_list import STATUS_GLYPH, DocumentList
@@ -38,6 +42,8 @@ from .label_palette import LabelPalette
 from .span_table import SpanTable
 
 log = logging.getLogger(__name__)
+SPAN_GONE_MESSAGE = ("This suggestion was replaced by a newer pre-label run; the document was "
+                     "reloaded.")
 MODEL_SOURCES_FIRST = ("gliner2", "transformers", "lexicon", "llm_pass1", "llm_pass2", "import")
 
 
@@ -49,7 +55,12 @@ def _heading(text: str) -> QLabel:
 
 class MainWindow(QMainWindow):
     """``MainWindow(store, store_factory=None)``; ``store_factory() -> Store`` opens a new
-    store on the same database (for other windows and worker threads)."""
+    store on the same database (for other windows and worker threads).
+
+    ``spansChanged(doc_id)`` is emitted after every edit of a document's spans or review
+    status (``-1`` after everything was re-read, e.g. when a batch job ended)."""
+
+    spansChanged = Signal(int)
 
     def __init__(self, store: Any, store_factory: Callable[[], Any] | None = None,
                  parent: QWidget | None = None):
@@ -61,11 +72,16 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self._panels: dict[str, QWidget] = {}
         self.held: list[tuple[int, int]] = []  # fragments held with "+" (raw selections)
+        self._flow_id: int | None = None  # the span the review flow is on (last current one)
+        self._sheet: QWidget | None = None
 
         self.doc_list = DocumentList(lambda: self.store, self)
         self.view = DocumentView(self)
         self.palette = LabelPalette(self)
         self.span_table = SpanTable(self)
+        self.review_notes = QLabel(self)  # the LLM review's reasoning for this document
+        self.review_notes.setWordWrap(True)
+        self.review_notes.setVisible(False)
         self.source_combo = QComboBox(self)
         self.source_combo.setToolTip("Source that Shift+A / Shift+R act on when the cursor "
                                      "is not on a suggestion")
@@ -120,6 +136,7 @@ class MainWindow(QMainWindow):
         bl.setContentsMargins(0, 0, 0, 0)
         bl.addWidget(_heading("Spans"))
         bl.addWidget(self.span_table, 1)
+        bl.addWidget(self.review_notes)
         right.addWidget(top)
         right.addWidget(bottom)
         right.setSizes([230, 570])
@@ -138,8 +155,11 @@ class MainWindow(QMainWindow):
         sb = self.statusBar()
         self.span_info = QLabel(self)
         self.position_info = QLabel(self)
+        self.pending_info = QLabel(self)
+        self.pending_info.setToolTip("Suggestions (proposed spans) still to accept or reject")
         self.who = QLabel(self)
         sb.addWidget(self.span_info, 1)
+        sb.addPermanentWidget(self.pending_info)
         sb.addPermanentWidget(self.position_info)
         sb.addPermanentWidget(self.who)
         self.who.setText(f"annotator: {self.annotator}")
@@ -157,6 +177,8 @@ class MainWindow(QMainWindow):
             "reopen": lambda: self.set_review_status("todo"),
             "next_doc": lambda: self.step_document(1),
             "prev_doc": lambda: self.step_document(-1),
+            "next_pending_doc": lambda: self.step_pending_document(1),
+            "prev_pending_doc": lambda: self.step_pending_document(-1),
             "next_suggestion": lambda: self.step_suggestion(False),
             "prev_suggestion": lambda: self.step_suggestion(True),
             "next_disagreement": lambda: self.step_disagreement(False),
@@ -169,10 +191,12 @@ class MainWindow(QMainWindow):
             "start_extend": lambda: self.move_boundary("start", -1),
             "start_shrink": lambda: self.move_boundary("start", 1),
             "hold_fragment": self.hold_fragment,
-            "clear_fragments": self.clear_fragments,
-            "undo": self.undo_stack.undo,
-            "redo": self.undo_stack.redo,
+            "clear_fragments": self.escape,
+            "undo": lambda: self._undo_redo(self.undo_stack.undo),
+            "redo": lambda: self._undo_redo(self.undo_stack.redo),
             "toggle_rejected": self.toggle_rejected,
+            "toggle_tags": self.toggle_tags,
+            "toggle_palette": self.toggle_palette,
             "compare": self.show_compare,
             "statistics": self.show_statistics,
             "shortcuts": self.show_shortcuts,
@@ -182,11 +206,20 @@ class MainWindow(QMainWindow):
         }
         acts = shortcuts.install(self, h)
         acts["toggle_rejected"].setCheckable(True)
+        for i in ("toggle_tags", "toggle_palette"):
+            acts[i].setCheckable(True)
+            acts[i].setChecked(True)
         self.undo_stack.canUndoChanged.connect(acts["undo"].setEnabled)
         self.undo_stack.canRedoChanged.connect(acts["redo"].setEnabled)
+        # Edit > Undo / Redo name the edit they would undo or redo
+        self.undo_stack.undoTextChanged.connect(
+            lambda t: acts["undo"].setText(f"Undo: {t}" if t else "Undo"))
+        self.undo_stack.redoTextChanged.connect(
+            lambda t: acts["redo"].setText(f"Redo: {t}" if t else "Redo"))
         acts["undo"].setEnabled(False)
         acts["redo"].setEnabled(False)
         acts["clear_fragments"].setEnabled(False)  # Esc stays free while nothing is held
+        # and no panel or sheet is open (see _update_escape)
         self._label_actions: list[QAction] = []
         return acts
 
@@ -199,10 +232,12 @@ class MainWindow(QMainWindow):
             "&Review": ["accept", "reject", "accept_source", "reject_source", None,
                         "edit_label", "delete_span", None, "reviewed_next", "skip_next",
                         "reopen"],
-            "&Navigate": ["next_doc", "prev_doc", None, "next_suggestion", "prev_suggestion",
+            "&Navigate": ["next_doc", "prev_doc", "next_pending_doc", "prev_pending_doc", None,
+                          "next_suggestion", "prev_suggestion",
                           "next_disagreement", "prev_disagreement", None, "focus_text",
                           "focus_list", "filter"],
-            "&View": ["compare", "statistics", None, "toggle_rejected"],
+            "&View": ["compare", "statistics", None, "toggle_rejected", "toggle_tags",
+                      "toggle_palette"],
             "&Help": ["shortcuts"],
         }
         self.menus = {}
@@ -235,6 +270,7 @@ class MainWindow(QMainWindow):
             schema = LabelSchema(name="(none)")
         self.palette.set_schema(schema)
         self.view.set_colors(self.palette.colors())
+        self.view.set_tags(self.palette.tags())
         self._install_label_actions()
         self.setWindowTitle(f"MedAnnotator — {self.store.project} — {self.store.url}")
         gc.disable()  # 100k new row tuples would set off full collections (~50 ms)
@@ -259,6 +295,7 @@ class MainWindow(QMainWindow):
         self.load_project()
         if current is not None and self.doc_list.select(current, emit=False):
             self.show_document(current)
+        self.spansChanged.emit(-1)
 
     def _install_label_actions(self) -> None:
         for act in self._label_actions:
@@ -286,7 +323,11 @@ class MainWindow(QMainWindow):
         self.view.set_text(doc.text)
         self._refresh_spans(doc.spans)
         self.doc_list.select(doc_id, emit=False)
+        self._patch_list_row()
         self._update_header()
+        notes = review_notes_text(self.store, doc_id)
+        self.review_notes.setText(notes)
+        self.review_notes.setVisible(bool(notes))
         if self.store.get_setting("gui.last_doc") != doc_id:
             self.store.set_setting("gui.last_doc", doc_id)
 
@@ -329,7 +370,27 @@ class MainWindow(QMainWindow):
         self.badge.setStyleSheet(f"color: {color}; font-weight: 600; padding: 4px 8px;")
         row = self.doc_list.model.row_of(self.doc.id)
         self.position_info.setText(f"{row + 1:,} / {len(self.doc_list.model.visible):,}"
-                                   if row >= 0 else "")
+                                   if row >= 0 else "not in this list")
+        self._update_pending()
+
+    def _update_pending(self) -> None:
+        """"N suggestions left here · M in the project" in the status bar."""
+        here = sum(1 for s in self.doc.spans if s.status == "proposed") if self.doc else 0
+        total = self.doc_list.model.pending_total()
+        self.pending_info.setText(f"{here:,} suggestion{'s' if here != 1 else ''} left here"
+                                  f" · {total:,} in the project")
+
+    def _patch_list_row(self) -> None:
+        """Patch the current document's list row from the spans in memory (no query)."""
+        if self.doc is None:
+            return
+        from annotator.prelabel.density import density
+
+        shown = [s for s in self.doc.spans if s.status != "rejected"]
+        self.doc_list.model.set_doc_state(
+            self.doc.id, self.doc.review_status, Counter(s.source for s in shown),
+            pending=sum(1 for s in shown if s.status == "proposed"),
+            density=density(len(self.doc.text), shown))
 
     # ------------------------------------------------------------------ EditContext
     def edited(self, doc_id: int, span_id: int | None = None, *,
@@ -355,16 +416,20 @@ class MainWindow(QMainWindow):
                     insort(spans, upsert, key=_span_order)
                 self._refresh_spans(spans, span_id, upsert=upsert, removed=removed)
         # the list row is patched from memory: no query per keystroke
-        self.doc_list.model.set_doc_state(
-            doc_id, self.doc.review_status,
-            Counter(s.source for s in self.doc.spans if s.status != "rejected"))
+        self._patch_list_row()
+        self._update_pending()
+        self.spansChanged.emit(doc_id)
 
-    def _push(self, cmd: undo.QUndoCommand) -> None:
-        """Run an edit; the first edit of a 'to do' document marks it in progress."""
+    def _push(self, cmd: undo.QUndoCommand) -> bool:
+        """Run an edit; the first edit of a 'to do' document marks it in progress.
+        False when the edit failed (the person has been told why)."""
+        cmd.setText(self._describe(cmd))
+        macro = False
         try:
             if self.doc is not None and self.doc.review_status == "todo" and not isinstance(
                     cmd, undo.ReviewStatus):
                 self.undo_stack.beginMacro(cmd.text())
+                macro = True
                 try:
                     self.undo_stack.push(undo.ReviewStatus(self, self.doc.id, "todo",
                                                            "in_progress"))
@@ -376,9 +441,85 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             log.exception("edit failed")
             QMessageBox.warning(self, "Edit failed", str(exc))
+            return False
+        if self._take_span_gone():
+            self._span_gone(undo_macro=macro)
+            return False
+        return True
+
+    def _undo_redo(self, step: Callable[[], None]) -> None:
+        step()
+        if self._take_span_gone():
+            self._span_gone(undo_macro=False)
+
+    def span_gone(self, error: SpanGoneError) -> None:
+        """EditContext: a command's store call found its span gone (handled after the undo
+        stack call returns, see ``_span_gone``)."""
+        self._gone_error = error
+
+    def _take_span_gone(self) -> SpanGoneError | None:
+        error, self._gone_error = getattr(self, "_gone_error", None), None
+        return error
+
+    def _span_gone(self, *, undo_macro: bool) -> None:
+        """An edit found its span(s) gone (a newer pre-label run replaced them): nothing was
+        written or recorded. The 'in progress' mark made for it is taken back, the redo
+        history (which would repeat it) dropped, the document re-read, and the person told."""
+        if undo_macro:  # the macro now holds only the review-status change made for the edit
+            self.undo_stack.undo()
+        trim = QUndoCommand()
+        trim.setObsolete(True)  # pushing an obsolete command clears the redo history only
+        self.undo_stack.push(trim)
+        if self.doc is not None:
+            self.edited(self.doc.id, None)  # re-read the document and its list row
+        self.message(SPAN_GONE_MESSAGE)
+        box = QMessageBox(QMessageBox.Icon.Information, "Suggestion replaced",
+                          SPAN_GONE_MESSAGE, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # window-modal, does not block
 
     def message(self, text: str) -> None:
         self.statusBar().showMessage(text, 4000)
+
+    def _label_name(self, key: str) -> str:
+        lab = self.palette.schema.get(key) if self.palette.schema else None
+        return lab.name if lab else key
+
+    def _quote(self, sp: Span) -> str:
+        text = self.doc.text if self.doc else ""
+        words = " … ".join(text[a:b] for a, b in sp.parts)
+        return f"'{words[:37]}…'" if len(words) > 40 else f"'{words}'"
+
+    def _describe(self, cmd: Any) -> str:
+        """What an edit does, in words: the Edit menu shows "Undo: accept 'pneumonie' as
+        Disease"."""
+        spans = {s.id: s for s in (self.doc.spans if self.doc else [])}
+        if isinstance(cmd, undo.CreateSpan):
+            return f"label {self._quote(cmd.span)} as {self._label_name(cmd.span.label)}"
+        if isinstance(cmd, undo.DeleteSpan):
+            sp = spans.get(cmd.span_id)
+            return (f"delete {self._quote(sp)} ({self._label_name(sp.label)})" if sp
+                    else "delete a span")
+        if isinstance(cmd, undo.UpdateSpan):
+            sp = spans.get(cmd.span_id)
+            if sp is None:
+                return "edit a span"
+            b, a = cmd.before, cmd.after
+            name = self._label_name(a["label"])
+            if "start" in a and (a["start"], a["end"]) != (b["start"], b["end"]):
+                new = dataclasses.replace(sp, start=a["start"], end=a["end"], fragments=None)
+                return f"resize {self._quote(sp)} to {self._quote(new)}"
+            if a["label"] != b["label"]:
+                return f"relabel {self._quote(sp)} as {name}"
+            verb = {"accepted": "accept", "rejected": "reject",
+                    "proposed": "reopen"}.get(a["status"], a["status"])
+            return f"{verb} {self._quote(sp)} as {name}"
+        if isinstance(cmd, undo.SourceStatus):
+            verb = "accept" if cmd.status == "accepted" else "reject"
+            return f"{verb} all suggestions of {cmd.source}"
+        if isinstance(cmd, undo.ReviewStatus):
+            return f"mark the document {cmd.new.replace('_', ' ')}"
+        return cmd.text()
 
     # ------------------------------------------------------------------ edits
     def apply_label(self, label: str, *, exact: bool = False) -> None:
@@ -418,6 +559,11 @@ class MainWindow(QMainWindow):
         else:
             self._push(undo.CreateSpan(self, self.doc.id, span))
         self.view.set_focus_region(None)
+        # the selection would hide the new span's colour: drop it, the caret stays at its end
+        cur = self.view.textCursor()
+        if cur.hasSelection():
+            cur.clearSelection()
+            self.view.setTextCursor(cur)
 
     # discontinuous spans ----------------------------------------------------------
     def hold_fragment(self) -> None:
@@ -427,7 +573,7 @@ class MainWindow(QMainWindow):
             self.message("Select the first part of the entity, then press +")
             return
         self.held.append(sel)
-        self.actions_["clear_fragments"].setEnabled(True)
+        self._update_escape()
         self.view.set_focus_region(None)
         cur = self.view.textCursor()
         cur.clearSelection()
@@ -436,10 +582,31 @@ class MainWindow(QMainWindow):
         self._show_held(f"{n} fragment{'s' if n > 1 else ''} held — select the next part "
                         "and press a label key (Esc drops them)")
 
+    def escape(self) -> None:
+        """Esc: drop held fragments, else close the shortcut sheet, else hide the Compare and
+        Statistics panels."""
+        if self.held:
+            self.clear_fragments()
+        elif self._sheet is not None and self._sheet.isVisible():
+            self._sheet.close()
+        else:
+            for dock in self._docks():
+                dock.hide()
+            self.view.setFocus()
+        self._update_escape()
+
+    def _docks(self) -> list[QDockWidget]:
+        return [d for d in self.findChildren(QDockWidget) if d.isVisible()]
+
+    def _update_escape(self) -> None:
+        """Esc is taken by the window only while it has something to drop or close."""
+        sheet = self._sheet is not None and self._sheet.isVisible()
+        self.actions_["clear_fragments"].setEnabled(bool(self.held or sheet or self._docks()))
+
     def clear_fragments(self) -> None:
         had = bool(self.held)
         self.held = []
-        self.actions_["clear_fragments"].setEnabled(False)
+        self._update_escape()
         if had:
             self._show_held("")
             self.message("Held fragments dropped")
@@ -459,7 +626,7 @@ class MainWindow(QMainWindow):
             return
         parts = review.snap_fragments(self.doc.text, [*self.held, sel], exact=exact)
         self.held = []
-        self.actions_["clear_fragments"].setEnabled(False)
+        self._update_escape()
         self._show_held("")
         if not parts:
             self.message("Nothing to label: the selections are only spaces or punctuation")
@@ -468,10 +635,22 @@ class MainWindow(QMainWindow):
                                          annotator=self.annotator))
 
     # boundaries -------------------------------------------------------------------
+    def target_span(self) -> Span | None:
+        """The span a key acts on: the one under the cursor, else the one the review flow is
+        on (the last current span: a click in the margin does not lose it)."""
+        cur = self.view.current
+        if cur is not None or self.doc is None or self._flow_id is None:
+            return cur
+        flow = next((s for s in self.doc.spans if s.id == self._flow_id), None)
+        if flow is not None and (flow.status != "rejected" or self.view.show_rejected):
+            self.view.set_current(flow, move_caret=False)
+            return flow
+        return None
+
     def move_boundary(self, edge: str, direction: int) -> None:
         """Move the ``edge`` ("start"/"end") of the span under the cursor one word
         ``direction``; a person's edit of a suggestion accepts it (as relabelling does)."""
-        cur = self.view.current
+        cur = self.target_span()
         if self.doc is None or cur is None:
             self.message("No span under the cursor")
             return
@@ -501,7 +680,7 @@ class MainWindow(QMainWindow):
                                    status="accepted"))
 
     def set_current_status(self, status: str) -> None:
-        cur = self.view.current
+        cur = self.target_span()
         if self.doc is None or cur is None:
             self.message("No span under the cursor")
             return
@@ -527,18 +706,19 @@ class MainWindow(QMainWindow):
         if not any(s.source == src and s.status == "proposed" for s in self.doc.spans):
             self.message(f"No proposed spans from {src}")
             return
-        self._push(undo.SourceStatus(self, self.doc.id, src, status))
-        self.message(f"{status.capitalize()} all suggestions of {src}")
+        shown = [s.id for s in self.doc.spans if s.source == src and s.status == "proposed"]
+        if self._push(undo.SourceStatus(self, self.doc.id, src, status, span_ids=shown)):
+            self.message(f"{status.capitalize()} all suggestions of {src}")
 
     def delete_current(self) -> None:
-        cur = self.view.current
+        cur = self.target_span()
         if self.doc is None or cur is None:
             self.message("No span under the cursor")
             return
         self._push(undo.DeleteSpan(self, self.doc.id, cur.id))
 
     def edit_label(self) -> None:
-        cur = self.view.current
+        cur = self.target_span()
         if self.doc is None or cur is None:
             self.message("No span under the cursor")
             return
@@ -549,13 +729,23 @@ class MainWindow(QMainWindow):
             self._push(undo.UpdateSpan(self, self.doc.id, cur, label=label, status="accepted"))
 
     def set_review_status(self, status: str, *, advance: bool = False) -> None:
+        """Set the document's status; the list, filtered by status, drops it at once (the
+        next document is taken before, so it is the one after it in the list as shown)."""
         if self.doc is None:
             return
+        doc_id = self.doc.id
+        nxt = self.doc_list.neighbour(doc_id, 1) if advance else None
         if self.doc.review_status != status:
-            self.undo_stack.push(undo.ReviewStatus(self, self.doc.id, self.doc.review_status,
-                                                   status))
+            cmd = undo.ReviewStatus(self, doc_id, self.doc.review_status, status)
+            cmd.setText(self._describe(cmd))
+            self.undo_stack.push(cmd)
+            self.doc_list.refilter_status()
         if advance:
-            self.step_document(1)
+            if nxt is None:
+                self.message("That was the last document in this list")
+            else:
+                self.show_document(nxt)
+        self._update_header()
 
     # ------------------------------------------------------------------ navigation
     def step_document(self, step: int) -> None:
@@ -570,17 +760,47 @@ class MainWindow(QMainWindow):
             return
         sp = review.next_suggestion(self.doc.spans, self.view.caret(),
                                     current=self.view.current, backward=backward)
-        if sp is None:
-            self.message("No more suggestions in this document")
-        else:
-            self.view.set_current(sp)
+        if sp is None:  # past the last (first) one: wrap around, as Prodigy and INCEpTION do
+            sp = review.next_suggestion(self.doc.spans, len(self.doc.text) + 1 if backward
+                                        else -1, backward=backward)
+            if sp is None:
+                self.message("No suggestions left in this document — Shift+N opens the next "
+                             "document with suggestions")
+                return
+            self.message("Wrapped to the last suggestion" if backward
+                         else "Wrapped to the first suggestion")
+        self.view.set_current(sp)
+
+    def step_pending_document(self, step: int) -> None:
+        """Open the next (``step`` 1) or previous (-1) document in the list as shown that
+        still has suggestions; wraps around the list."""
+        lst, model = self.doc_list, self.doc_list.model
+        n = len(model.visible)
+        row = model.row_of(self.doc.id) if self.doc is not None else -1
+        start = row if row >= 0 else (-1 if step > 0 else n)
+        for k in range(1, n + 1):
+            r = (start + step * k) % n
+            doc_id = model.doc_id(r)
+            if model.pending.get(doc_id) and (self.doc is None or doc_id != self.doc.id):
+                wrapped = (r < start) if step > 0 else (r > start)
+                self.show_document(doc_id)
+                lst.select(doc_id, emit=False)
+                if wrapped:
+                    self.message("Wrapped to the first document with suggestions" if step > 0
+                                 else "Wrapped to the last document with suggestions")
+                return
+        self.message("No other document in this list has suggestions left")
 
     def step_disagreement(self, backward: bool) -> None:
         if self.doc is None:
             return
         region = self.view.focus_region
         pos = region[0] if region else (self.view.caret() - (0 if backward else 1))
-        found = review.next_disagreement(self.doc.spans, pos, backward=backward)
+        from annotator import compare  # among the sources that ran here (their runs know)
+
+        runs = compare.source_runs(self.store, [self.doc.id]).get(self.doc.id, {})
+        reg = compare.next_disagreement(self.doc, pos, backward=backward, runs=runs)
+        found = (reg.start, reg.end) if reg is not None else None
         if found is None:
             self.message("No more disagreements in this document")
         else:
@@ -593,6 +813,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ reactions
     def _on_current_span(self, sp: Span | None) -> None:
         self.span_table.show_current(sp)
+        if sp is not None:
+            self._flow_id = sp.id
         if sp is None:
             self.span_info.setText("")
             return
@@ -625,8 +847,20 @@ class MainWindow(QMainWindow):
     def toggle_rejected(self) -> None:
         self.view.set_show_rejected(self.actions_["toggle_rejected"].isChecked())
 
+    def toggle_tags(self) -> None:
+        self.view.set_show_tags(self.actions_["toggle_tags"].isChecked())
+
+    def toggle_palette(self) -> None:
+        self.palette.set_safe(self.actions_["toggle_palette"].isChecked())
+        self.view.set_colors(self.palette.colors())
+        if self.doc is not None:
+            self._refresh_spans(self.doc.spans, self.view.current.id if self.view.current
+                                else None)
+
     # ------------------------------------------------------------------ other windows
     def _panel(self, name: str, build: Callable[[], QWidget]) -> QWidget | None:
+        """The ``name`` panel, built once and docked at the bottom of the window (Compare
+        and Statistics share the area as tabs; each can be floated or closed; Esc hides)."""
         w = self._panels.get(name)
         if w is None:
             try:
@@ -634,10 +868,26 @@ class MainWindow(QMainWindow):
             except ImportError as exc:
                 self.message(f"{name} is not available yet ({exc})")
                 return None
-            w.setWindowFlag(Qt.WindowType.Window, True)
-            w.resize(1100, 700)
+            dock = QDockWidget(name, self)
+            dock.setObjectName(f"dock-{name.lower()}")
+            dock.setWidget(w)
+            dock.setAllowedAreas(Qt.DockWidgetArea.BottomDockWidgetArea
+                                 | Qt.DockWidgetArea.RightDockWidgetArea)
+            others = [p.parentWidget() for p in self._panels.values()]
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+            if others:
+                self.tabifyDockWidget(others[0], dock)
+            else:
+                self.resizeDocks([dock], [360], Qt.Orientation.Vertical)
+            dock.visibilityChanged.connect(lambda _v: self._update_escape())
             self._panels[name] = w
         return w
+
+    def _show_panel(self, w: QWidget) -> None:
+        dock = w.parentWidget()
+        dock.show()
+        dock.raise_()
+        self._update_escape()
 
     def show_compare(self) -> None:
         def build() -> QWidget:
@@ -648,14 +898,14 @@ class MainWindow(QMainWindow):
                 w.documentRequested.connect(self.show_document)
             if hasattr(w, "regionActivated"):
                 w.regionActivated.connect(self._goto_region)
+            self.spansChanged.connect(w.spans_changed)
             return w
 
         w = self._panel("Compare", build)
         if w is not None:
             if self.doc is not None:
                 w.show_document(self.doc.id)
-            w.show()
-            w.raise_()
+            self._show_panel(w)
 
     def _goto_region(self, doc_id: int, start: int, end: int) -> None:
         if self.doc is None or self.doc.id != doc_id:
@@ -672,8 +922,7 @@ class MainWindow(QMainWindow):
         w = self._panel("Statistics", build)
         if w is not None:
             w.refresh()
-            w.show()
-            w.raise_()
+            self._show_panel(w)
 
     def show_settings(self) -> None:
         try:
@@ -695,8 +944,17 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         dlg = shortcuts.ShortcutSheet(self.palette.names(), self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if self._sheet is not None and self._sheet.isVisible():
+            self._sheet.close()
         self._sheet = dlg
+        dlg.finished.connect(lambda _r: self._sheet_closed(dlg))
         dlg.show()
+        self._update_escape()
+
+    def _sheet_closed(self, dlg: QWidget) -> None:
+        if self._sheet is dlg:
+            self._sheet = None
+        self._update_escape()
 
     def open_database(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a project database", "",
@@ -711,7 +969,10 @@ class MainWindow(QMainWindow):
         """Switch to another database (the undo history belongs to the old one)."""
         self.undo_stack.clear()
         for w in self._panels.values():
+            dock = w.parentWidget()
             w.close()
+            self.removeDockWidget(dock)
+            dock.deleteLater()
         self._panels.clear()
         self.store = store
         self.doc = None

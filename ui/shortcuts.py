@@ -64,10 +64,14 @@ BINDINGS: tuple[Binding, ...] = (
     # -- move around
     Binding("next_doc", ("N", "Ctrl+PgDown"), "Next document", "Navigate"),
     Binding("prev_doc", ("P", "Ctrl+PgUp"), "Previous document", "Navigate"),
+    Binding("next_pending_doc", ("Shift+N",), "Next document with suggestions", "Navigate",
+            "Open the next document in the list that still has suggestions (wraps around)"),
+    Binding("prev_pending_doc", ("Shift+P",), "Previous document with suggestions", "Navigate",
+            "Open the previous document in the list that still has suggestions"),
     Binding("next_suggestion", ("J",), "Next suggestion", "Navigate",
-            "Go to the next proposed span"),
+            "Go to the next proposed span (after the last one: back to the first)"),
     Binding("prev_suggestion", ("K",), "Previous suggestion", "Navigate",
-            "Go to the previous proposed span"),
+            "Go to the previous proposed span (before the first one: to the last)"),
     Binding("next_disagreement", ("D",), "Next disagreement", "Navigate",
             "Select the next region where sources disagree"),
     Binding("prev_disagreement", ("Shift+D",), "Previous disagreement", "Navigate"),
@@ -87,14 +91,19 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("hold_fragment", ("+",), "Hold fragment", "Edit",
             "Hold the selection as a fragment of a discontinuous span; select the next "
             "part and press a label key"),
-    Binding("clear_fragments", ("Esc",), "Drop held fragments", "Edit",
-            "Forget the fragments held with +"),
+    Binding("clear_fragments", ("Esc",), "Drop held fragments / close panels", "Edit",
+            "Forget the fragments held with +; else close this sheet or the Compare and "
+            "Statistics panels"),
     # -- undo
     Binding("undo", ("Ctrl+Z",), "Undo", "Edit", "Undo the last edit of this session"),
     Binding("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Edit"),
     # -- view
     Binding("toggle_rejected", ("Ctrl+H",), "Show rejected spans", "View",
             "Show rejected spans struck through"),
+    Binding("toggle_tags", ("Ctrl+Shift+T",), "Label tags", "View",
+            "Show a short label tag under each span (a cue that does not rely on colour)"),
+    Binding("toggle_palette", ("Ctrl+Shift+K",), "Colour-blind-safe colours", "View",
+            "Okabe-Ito colours for up to 8 labels; off: the schema's own colours"),
     Binding("compare", ("Ctrl+D",), "Compare sources", "View",
             "Side-by-side view of what each source said"),
     Binding("statistics", ("Ctrl+I",), "Statistics", "View"),

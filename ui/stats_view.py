@@ -18,8 +18,8 @@ from PySide6.QtCharts import (
     QValueAxis,
 )
 from PySide6.QtCore import QMargins, Qt
-from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFontMetrics, QPainter
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from annotator.overview import Overview, compute_overview
 
@@ -29,6 +29,11 @@ STATUS_COLORS = {"reviewed": "#4caf50", "in_progress": "#ffb300", "todo": "#b0be
 METRIC_COLORS = {"precision": "#5c6bc0", "recall": "#26a69a", "f1": "#ef6c00"}
 MAX_LABELS = 15
 HISTOGRAM_BINS = 10  # density bins over [0, 1]
+DENSITY_TITLE = "density (share of characters in spans)"
+# The charts never shrink below what their tick labels need (Qt Charts elides a category
+# label to "…" when its slot is too small): the grid scrolls instead, e.g. in the short
+# Statistics dock of the main window.
+CHART_MIN_WIDTH, CHART_MIN_HEIGHT = 300, 230
 
 
 def _chart(title: str) -> QChart:
@@ -79,21 +84,28 @@ class StatsView(QWidget):
         self.overview: Overview | None = None
         self.charts: dict[str, QChart] = {}
         self.views: dict[str, QChartView] = {}
+        self._names: dict[str, str] = {}
         self.setWindowTitle("Statistics")
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
-        grid = QGridLayout()
+        self.content = QWidget()
+        grid = QGridLayout(self.content)
+        grid.setContentsMargins(0, 0, 0, 0)
         places = {"progress": (0, 0, 1, 1), "sources": (0, 1, 1, 1), "agreement": (0, 2, 1, 1),
                   "labels": (1, 0, 1, 2), "density": (1, 2, 1, 1)}
         for name, (r, c, rs, cs) in places.items():
             view = QChartView(_chart(name))
             view.setRenderHint(QPainter.Antialiasing)
-            view.setMinimumSize(260, 220)
+            view.setMinimumSize(CHART_MIN_WIDTH, CHART_MIN_HEIGHT)
             grid.addWidget(view, r, c, rs, cs)
             self.views[name] = view
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.NoFrame)
+        self.scroll.setWidget(self.content)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
-        layout.addLayout(grid, 1)
+        layout.addWidget(self.scroll, 1)
 
     @property
     def store(self) -> Any:
@@ -101,10 +113,16 @@ class StatsView(QWidget):
             self._store = self._store_factory()
         return self._store
 
+    def label_names(self) -> dict[str, str]:
+        """The schema's display name of each label key (a key without one is shown as is)."""
+        schema = self.store.get_schema()
+        return {lab.key: lab.name or lab.key for lab in schema.labels} if schema else {}
+
     def refresh(self) -> Overview:
         """Recompute the numbers and redraw every chart."""
         ov = compute_overview(self.store, bins=HISTOGRAM_BINS)
         self.overview = ov
+        self._names = self.label_names()
         self._set("progress", self._progress_chart(ov))
         self._set("labels", self._labels_chart(ov))
         self._set("sources", self._sources_chart(ov))
@@ -150,9 +168,12 @@ class StatsView(QWidget):
         series = QHorizontalBarSeries()
         series.append(bars)
         series.setLabelsVisible(True)
-        _axes(chart, series, [k for k, _ in items], horizontal=True,
+        _axes(chart, series, [self._names.get(k, k) for k, _ in items], horizontal=True,
               max_value=_nice_max(max((n for _, n in items), default=1)))
         chart.legend().setVisible(False)
+        # one text line per bar, plus the title and the value axis
+        line = QFontMetrics(chart.axes(Qt.Vertical)[0].labelsFont()).height() + 8
+        self.views["labels"].setMinimumHeight(max(CHART_MIN_HEIGHT, 90 + line * len(items)))
         return chart
 
     def _sources_chart(self, ov: Overview) -> QChart:
@@ -186,9 +207,15 @@ class StatsView(QWidget):
         cats = [f"{lo:.2f}".rstrip("0").rstrip(".") if lo else "0" for lo, _, _ in ov.histogram]
         _axes(chart, series, cats, value_title="documents",
               max_value=_nice_max(max((n for _, _, n in ov.histogram), default=1)))
-        chart.axes(Qt.Horizontal)[0].setTitleText(
-            "entity density (characters in spans / characters)")
+        axis = chart.axes(Qt.Horizontal)[0]
+        axis.setTitleText(DENSITY_TITLE)
         chart.legend().setVisible(False)
+        # every bin wide enough for its tick ("0.1") and the axis title on one line
+        fm = QFontMetrics(axis.labelsFont())
+        slot = max(fm.horizontalAdvance(c) for c in cats) + 14 if cats else 0
+        title = QFontMetrics(axis.titleFont()).horizontalAdvance(DENSITY_TITLE) + 24
+        self.views["density"].setMinimumWidth(
+            max(CHART_MIN_WIDTH, 70 + max(slot * len(cats), title)))
         return chart
 
     def _agreement_chart(self, ov: Overview) -> QChart:

@@ -158,7 +158,8 @@ class JobHandle(QObject):
                 self.dialog.setValue(min(int(p.done), int(p.total)))
             else:
                 self.dialog.setRange(0, 0)  # busy indicator
-            text = f"{self.title}: {p.done}" + (f" / {p.total}" if p.total else "")
+            text = (f"{self.title}: {p.done:,} / {p.total:,} done" if p.total
+                    else f"{self.title}: working…")
             if p.message:
                 text += f"\n{p.message}"
             self.dialog.setLabelText(text)
@@ -205,16 +206,18 @@ def run_job_in_thread(
     project: str = "default",
     show_dialog: bool = True,
     pool: QThreadPool | None = None,
+    waiting: str = "starting (opening the project)",
 ) -> JobHandle:
     """Start ``job_factory(store)`` on a worker thread with its own ``Store(db_url, project)``.
 
     With ``show_dialog`` a non-modal progress dialog with a Cancel button follows the job and
     errors are shown in a message box (the message is the ``AnnotatorError`` text). Connect to
-    the handle's ``finished(result)`` to use the result.
+    the handle's ``finished(result)`` to use the result. Until the job's first progress the
+    dialog says what it waits for (``waiting``, e.g. "loading the model"), never a bare bar.
     """
     handle = JobHandle(title)
     if show_dialog:
-        dlg = QProgressDialog(f"{title}…", "Cancel", 0, 0, parent)
+        dlg = QProgressDialog(f"{title}: {waiting}…", "Cancel", 0, 0, parent)
         dlg.setWindowTitle(title)
         dlg.setWindowModality(Qt.NonModal)
         dlg.setAutoClose(False)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from annotator.errors import AnnotatorError, CancelledError
 
 # sub-command modules, in help order
-COMMAND_MODULES = ("data", "prelabel", "silver", "train", "gui")
+COMMAND_MODULES = ("data", "review", "prelabel", "silver", "train", "gui", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: $ANNOTATOR_DB, else the embedded project in the user "
                              "data folder)")
     parser.add_argument("--project", default="default", help="project inside the database")
+    parser.add_argument("--annotator", default=None,
+                        help="whose decisions this command writes (default: "
+                             "$ANNOTATOR_ANNOTATOR, else the GUI's identity, else the login)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -8,12 +8,21 @@ from typing import Any
 
 from annotator.jobs import Job, Progress
 
+# sub-commands that only read: a missing database file or project is refused by name
+# ("no project 'x' in DB; projects: ...") instead of being created empty
+READ_ONLY_COMMANDS = frozenset({"stats", "export"})
 
-def open_store(args: Any):
-    """The store named by ``--db`` / ``--project`` (imported lazily: db loads SQLAlchemy)."""
+
+def open_store(args: Any, *, create: bool | None = None):
+    """The store named by ``--db`` / ``--project`` (imported lazily: db loads SQLAlchemy).
+
+    ``create`` (default: False for ``READ_ONLY_COMMANDS``, else True): whether a project
+    that does not exist yet may be created, by the command's first write."""
     from db import Store
 
-    return Store(args.db, args.project)
+    if create is None:
+        create = getattr(args, "command", None) not in READ_ONLY_COMMANDS
+    return Store(args.db, args.project, create=create)
 
 
 def run_job(job: Job, desc: str, *, unit: str = "doc") -> Any:
@@ -45,3 +54,12 @@ def run_job(job: Job, desc: str, *, unit: str = "doc") -> Any:
 
 def print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def annotator_name(args: Any) -> str:
+    """Whose decisions a command writes: the sub-command's ``--annotator``, else the global
+    ``annotator --annotator NAME``, else the settings / login (``review.get_annotator``)."""
+    from annotator.review import get_annotator
+
+    return (getattr(args, "annotator_sub", None) or getattr(args, "annotator", None)
+            or get_annotator())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from annotator.cli.common import open_store, print_json, run_job
@@ -37,17 +38,30 @@ def register(sub: Any) -> None:
     p.add_argument("--format", required=True, choices=FORMAT_NAMES)
     p.add_argument("--out", required=True, help="output file, or folder (brat, text, --split)")
     p.add_argument("--status", default=None,
-                   help="span status (proposed, accepted, rejected) and/or document status "
-                        "(todo, in_progress, reviewed, skipped), comma-separated; default: all "
-                        "but rejected spans (jsonl: everything)")
+                   help="span statuses (accepted, proposed, rejected, or all), "
+                        "comma-separated; default: accepted (jsonl: all)")
+    p.add_argument("--review-status", default=None,
+                   help="document statuses (reviewed, in_progress, todo, skipped, or all), "
+                        "comma-separated; default: reviewed (jsonl: all). The default export "
+                        "is the gold: accepted spans of reviewed documents")
     p.add_argument("--source", default=None, help="span sources, comma-separated")
-    p.add_argument("--split", default=None, help="e.g. train=0.8,dev=0.1,test=0.1")
+    p.add_argument("--split", default=None,
+                   help="e.g. train=0.8,dev=0.1,test=0.1 (ratios sum to 1): writes "
+                        "NAME.<ext> per split into the folder --out")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--descriptions", action="store_true",
                    help="gliner2: include entity_descriptions from the schema")
     p.add_argument("--plain-strings", action="store_true",
                    help="gliner2: mentions as plain strings instead of {text, start, end}")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--max-words", type=int, default=None, metavar="N",
+                   help="gliner: records of at most N words (gliner's max_len; default 384); "
+                        "longer documents are windowed with overlap")
+    p.add_argument("--max-width", type=int, default=None, metavar="N",
+                   help="gliner: report spans wider than N words (gliner's max_width; "
+                        "default 12)")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary as JSON (with the spans a trainer reads "
+                        "differently in 'details')")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("stats", help="document and span counts")
@@ -103,17 +117,31 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     with open_store(args) as store:
         summary = run_job(export_job(store, fmt=args.format, out=args.out, status=args.status,
+                                     review_status=args.review_status,
                                      source=args.source, split=args.split, seed=args.seed,
                                      descriptions=args.descriptions,
-                                     mentions="strings" if args.plain_strings else "offsets"),
+                                     mentions="strings" if args.plain_strings else "offsets",
+                                     writer_options={"max_words": args.max_words,
+                                                     "max_width": args.max_width}),
                           "export")
     if args.json:
         print_json(summary.as_dict())
     else:
         print(f"exported {summary.documents} documents, {summary.spans} spans to "
               f"{', '.join(summary.out)}")
+        for name, part in summary.splits.items():  # --split: one line per file written
+            print(f"  {name}: {part.get('documents', 0)} documents, {part.get('spans', 0)} "
+                  f"spans -> {part['path']}")
+        if summary.documents == 0 and summary.review_status:
+            print(f"no document is {' or '.join(summary.review_status)}: the default export "
+                  "is the gold (accepted spans of reviewed documents); mark documents "
+                  "reviewed, or widen with --review-status all", file=sys.stderr)
+        if summary.records and summary.records != summary.documents:
+            print(f"{summary.records} records (long documents windowed)")
         if summary.dropped:
             print("dropped: " + ", ".join(f"{k} {v}" for k, v in summary.dropped.items()))
+        for note in summary.notes:
+            print(f"note: {note} (the spans: --json)", file=sys.stderr)
     return 0
 
 
@@ -125,10 +153,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 0
     print(f"project {stats['project']}: {stats['documents']} documents "
           f"({stats['reviewed']} reviewed), {stats['spans']} spans")
-    for key in ("documents_by_status", "spans_by_status", "spans_by_source", "spans_by_label"):
+    for key in ("documents_by_status", "spans_by_status", "spans_by_source", "spans_by_label",
+                "runs_by_status"):
         if stats[key]:
             print(f"  {key.replace('_', ' ')}: "
                   + ", ".join(f"{k} {v}" for k, v in stats[key].items()))
+    if stats["runs_by_status"].get("interrupted"):
+        print("  interrupted runs (their process died) continue where they stopped when the "
+              "same command is run again")
     return 0
 
 

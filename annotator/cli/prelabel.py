@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from typing import Any
 
@@ -21,8 +22,12 @@ def register(sub: Any) -> None:
                    help=f"hub id or local folder (gliner2 default: {DEFAULT_GLINER2_MODEL}; "
                         "not used by lexicon)")
     p.add_argument("--backend", default="gliner2", choices=("gliner2", "transformers", "lexicon"))
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="minimum span score (default 0.5; lexicon spans score 1)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="minimum span score (default: the threshold `train` recorded with the "
+                        "model, else 0.5)")
+    p.add_argument("--descriptions", action=argparse.BooleanOptionalAction, default=None,
+                   help="gliner2: prompt with the label descriptions (default: what `train` "
+                        "recorded with the model, else with descriptions)")
     p.add_argument("--batch-size", type=int, default=8, metavar="N",
                    help="documents per step and windows per forward pass")
     p.add_argument("--window", default="full", choices=("full", "middle"),
@@ -41,6 +46,19 @@ def register(sub: Any) -> None:
                    help="process at most N documents in this call")
     p.add_argument("--case-insensitive", action="store_true",
                    help="lexicon: match accepted strings ignoring case")
+    p.add_argument("--include-reviewed", action="store_true",
+                   help="also add proposals to reviewed documents (left alone by default); "
+                        "decided spans are never touched either way")
+    p.add_argument("--engine", default="local", choices=("local", "ray"),
+                   help="local (default): this process; ray: an actor pool on Ray Data "
+                        "(needs the 'scale' extra), same spans and run key")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="ray: the cluster (auto, ray://HEAD:10001, HOST:6379; default: "
+                        "RAY_ADDRESS, else a new local Ray)")
+    p.add_argument("--workers", type=int, default=2, metavar="N",
+                   help="ray: actors, each loading the model once (default 2)")
+    p.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
+                   help="ray: GPUs per actor (e.g. 1 with --device cuda; default 0)")
     p.add_argument("--json", action="store_true", help="print the totals as JSON")
     p.set_defaults(func=cmd_prelabel)
 
@@ -48,7 +66,12 @@ def register(sub: Any) -> None:
         "density", help="medical-entity density per document and over the corpus",
         description="Density = characters covered by the union of a document's spans / its "
                     "characters (FineMed-fr). Computed for documents lacking it from their "
-                    "accepted and proposed spans (every source; rejected spans never count).")
+                    "accepted and proposed spans (every source; rejected spans never count). "
+                    "--method finemed: FineMed's published formula instead, the sum over the "
+                    "unique span strings of occurrences x length / characters (reported, not "
+                    "stored; it can exceed 1).")
+    p.add_argument("--method", default="union", choices=("union", "finemed"),
+                   help="union (default, stored per document) or finemed")
     p.add_argument("--recompute", action="store_true", help="recompute every document")
     p.add_argument("--source", default=None,
                    help="count only spans of these sources, comma-separated (e.g. gliner2)")
@@ -61,10 +84,18 @@ def cmd_prelabel(args: argparse.Namespace) -> int:
 
     store = open_store(args)
     try:
+        if args.engine == "ray":
+            from annotator.prelabel.ray_engine import ray_prelabel_job
+
+            prelabel_job = functools.partial(  # noqa: F811
+                ray_prelabel_job, ray_address=args.ray_address, workers=args.workers,
+                gpus_per_worker=args.gpus_per_worker)
         job = prelabel_job(store, model=args.model, backend=args.backend,
                            threshold=args.threshold, batch_size=args.batch_size,
                            window=args.window, label_map=args.label_map, device=args.device,
                            limit=args.limit, case_insensitive=args.case_insensitive,
+                           include_reviewed=args.include_reviewed,
+                           descriptions=args.descriptions,
                            **({"overlap": args.overlap} if args.backend != "lexicon" else {}),
                            **({"quantize": args.quantize} if args.quantize else {}))
         totals = run_job(job, f"prelabel ({args.backend})")
@@ -73,7 +104,8 @@ def cmd_prelabel(args: argparse.Namespace) -> int:
     if args.json:
         print_json(totals)
     else:
-        print(f"{totals['docs']} documents pre-labeled ({totals['already_done']} already done), "
+        print(f"{totals['docs']} documents pre-labeled ({totals['already_done']} already done, "
+              f"{totals['reviewed_left_alone']} reviewed left alone), "
               f"{totals['spans']} spans proposed, {totals['windows']} windows, "
               f"{totals['truncated_docs']} documents truncated (window={args.window}), "
               f"{totals['dropped_misaligned']} misaligned spans dropped "
@@ -92,15 +124,15 @@ def cmd_density(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
         sources = [s.strip() for s in args.source.split(",") if s.strip()] if args.source else None
-        summary = run_job(density_job(store, recompute=args.recompute, sources=sources),
-                          "density")
+        summary = run_job(density_job(store, recompute=args.recompute, sources=sources,
+                                      method=args.method), f"density ({args.method})")
     finally:
         store.close()
     if args.json:
         print_json(summary)
         return 0
     out = sys.stdout
-    out.write(f"documents with a density: {summary['count']} "
+    out.write(f"documents with a density ({summary['method']}): {summary['count']} "
               f"(computed now: {summary['computed']}; empty: {summary['missing']})\n")
     out.write(f"mean {_fmt(summary['mean'])}  median {_fmt(summary['median'])}  "
               f"min {_fmt(summary['min'])}  max {_fmt(summary['max'])}  "
@@ -113,4 +145,6 @@ def cmd_density(args: argparse.Namespace) -> int:
         bar = "#" * round(40 * b["count"] / peak)
         out.write(f"  [{b['lo']:.1f}, {b['hi']:.1f}{']' if b['hi'] >= 1 else ')'} "
                   f"{b['count']:>7} {bar}\n")
+    if summary.get("above_one"):
+        out.write(f"  above 1: {summary['above_one']} (counted in the last bin)\n")
     return 0

@@ -24,7 +24,20 @@ def register(sub: Any) -> None:
     p.add_argument("--passes", type=int, choices=(1, 2), default=2)
     p.add_argument("--schema", default=None, help="label schema (default: the project's)")
     p.add_argument("--limit", type=int, default=None, help="at most N documents this time")
-    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--protocol", default="v1", choices=("v1", "finemed"),
+                   help="v1 (default): this tool's prompts; finemed: the published FineMed "
+                        "two-pass protocol (its prompts, answer shapes and sampling, input "
+                        "cut to 200 words)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="default: the protocol's (v1 0, finemed 0.7)")
+    p.add_argument("--top-p", type=float, default=None, help="default: the protocol's "
+                                                               "(finemed 0.8; v1 not sent)")
+    p.add_argument("--top-k", type=int, default=None,
+                   help="sent through extra_body (vLLM, llama.cpp); default: the protocol's "
+                        "(finemed 20); 0 leaves it out, as the OpenAI API needs")
+    p.add_argument("--max-words", type=int, default=None, metavar="N",
+                   help="send each document up to the end of its N-th whitespace-separated "
+                        "word; 0 = the whole document (default: finemed 200, v1 0)")
     p.add_argument("--max-retries", type=int, default=3)
     p.add_argument("--timeout", type=float, default=60.0, help="per request, seconds")
     p.add_argument("--seed", type=int, default=0, help="seed of the label-order shuffle")
@@ -32,7 +45,11 @@ def register(sub: Any) -> None:
                    help="read the API key from this environment variable")
     p.add_argument("--window-tokens", type=int, default=None,
                    help="split documents longer than about this many tokens (default 2000)")
-    p.add_argument("--max-tokens", type=int, default=None, help="bound on each answer")
+    p.add_argument("--max-tokens", type=int, default=None,
+                   help="bound on each answer (default: finemed 4096 pass 1 / 8192 pass 2)")
+    p.add_argument("--include-reviewed", action="store_true",
+                   help="also label reviewed documents (left alone by default); decided spans "
+                        "are never touched or proposed again either way")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_silver)
 
@@ -58,14 +75,17 @@ def cmd_silver(args: argparse.Namespace) -> int:
                      passes=args.passes, concurrency=args.concurrency, schema=args.schema,
                      limit=args.limit, temperature=args.temperature,
                      max_retries=args.max_retries, timeout=args.timeout, seed=args.seed,
-                     window_tokens=args.window_tokens, max_tokens=args.max_tokens)
+                     window_tokens=args.window_tokens, max_tokens=args.max_tokens,
+                     protocol=args.protocol, top_p=args.top_p, top_k=args.top_k,
+                     max_words=args.max_words, include_reviewed=args.include_reviewed)
     res = run_job(job, "silver")
     if args.json:
         print_json(res.to_dict())
     else:
         print(f"silver: {res.done} done, {res.failed} failed, {res.skipped} skipped (already "
-              f"done), {res.hallucinations} hallucinations dropped, {res.tokens} tokens, "
-              f"{res.calls} calls; run {res.run_id} key {res.run_key}")
+              f"done), {res.hallucinations} hallucinations dropped, {res.truncated} cut at "
+              f"--max-words, {res.tokens} tokens, {res.calls} calls; protocol "
+              f"{res.protocol}, run {res.run_id} key {res.run_key}")
         for doc_id, why in list(res.failures.items())[:10]:
             print(f"  document {doc_id} failed: {why}", file=sys.stderr)
     return 1 if res.failed else 0

@@ -14,7 +14,8 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "train", help="retrain the extractor on the project's reviewed data",
-        description="Export the gold documents (spans with --status) as GLiNER2 training "
+        description="Export the gold documents (by default the accepted spans of reviewed "
+                    "documents) as GLiNER2 training "
                     "data (or, with --backend transformers, as BIO tags for a token "
                     "classifier), train, save a model folder, evaluate base and new model on the "
                     "held-out split and register the new model. It becomes the project's "
@@ -34,7 +35,11 @@ def register(sub: Any) -> None:
                         "token classifier's head")
     p.add_argument("--batch-size", type=int, default=8, metavar="N")
     p.add_argument("--lora", action="store_true", help="train LoRA adapters, save merged")
-    p.add_argument("--status", default="accepted", help="span status that counts as gold")
+    p.add_argument("--status", default="accepted",
+                   help="span statuses that count as gold, comma-separated (default accepted)")
+    p.add_argument("--review-status", default="reviewed",
+                   help="document statuses whose documents are gold, comma-separated, or all "
+                        "(default reviewed)")
     p.add_argument("--split", default=DEFAULT_SPLIT, help="document split (deterministic)")
     p.add_argument("--eval-split", default="test", help="split that base and new model are "
                    "evaluated on (default test)")
@@ -66,8 +71,13 @@ def register(sub: Any) -> None:
                     "--gold. SOURCE is a span source (import, human, gliner2, transformers, "
                     "lexicon, llm_pass1, llm_pass2) or an annotator name; rejected spans "
                     "never count.")
-    p.add_argument("--gold", required=True, metavar="SOURCE")
+    p.add_argument("--gold", default="gold", metavar="SOURCE",
+                   help="the reference: a span source or an annotator name; default: gold, "
+                        "the accepted spans of reviewed documents")
     p.add_argument("--pred", required=True, metavar="SOURCE")
+    p.add_argument("--review-status", default=None,
+                   help="documents to evaluate on, by review status, comma-separated, or all "
+                        "(default: reviewed with the default --gold, else all)")
     p.add_argument("--split", default=None, metavar="NAME",
                    help="evaluate only on this split of the gold documents (e.g. test), "
                         "the same documents `train` holds out for this --seed/--ratios")
@@ -109,7 +119,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         res = run_job(train_job(
             store, base_model=args.base_model, out=args.out, epochs=args.epochs,
             lr=args.lr, task_lr=args.task_lr, batch_size=args.batch_size, lora=args.lora,
-            status=args.status, split=args.split, seed=args.seed,
+            status=args.status, review_status=args.review_status, split=args.split,
+            seed=args.seed,
             descriptions=args.descriptions, backend=args.backend,
             max_regression=args.max_regression, make_default=not args.no_default,
             force=args.force, eval_split=args.eval_split, max_steps=args.max_steps,
@@ -126,16 +137,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"trained {res.steps} steps in {res.seconds:.1f}s ({res.seconds_per_step:.3f}s/step) "
           f"on {res.n_train} documents; saved {res.out}; registered as model {res.model_id}"
           f"{' (default)' if res.made_default else ''}")
+    if res.calibration:
+        cal = res.calibration
+        print(f"pre-label settings recorded with the model: "
+              f"{'with' if cal['descriptions'] else 'without'} label descriptions, threshold "
+              f"{cal['threshold']:g} (micro-F1 {cal['micro_f1']:.3f} on {cal['n_docs']} "
+              f"{res.eval_split} documents); `prelabel --model {res.out}` uses them")
+    for w in res.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     if res.note:
         print(res.note, file=sys.stderr)
     return 0
 
 
-def _docs_for(store: Any, split: str | None, ratios: str, seed: int) -> list:
+def _docs_for(store: Any, split: str | None, ratios: str, seed: int,
+              review_status: list[str] | None = None) -> list:
     from annotator.train import gold_documents, split_documents
 
     if split is None:
-        return list(store.iter_documents())
+        return list(store.iter_documents(review_status=review_status))
     parts = split_documents(gold_documents(store), ratios, seed)
     if split not in parts:
         from annotator.errors import AnnotatorError
@@ -145,16 +165,39 @@ def _docs_for(store: Any, split: str | None, ratios: str, seed: int) -> list:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from annotator.evaluate import evaluate, plot_per_label, select_spans
+    from collections import Counter
 
+    from annotator.evaluate import (
+        GOLD,
+        check_sides,
+        evaluate,
+        plot_per_label,
+        select_spans,
+        unproposable_gold,
+    )
+    from annotator.io import status_filters
+    from annotator.runs import source_runs
+
+    default_docs = "reviewed" if args.gold == GOLD else "all"
+    _, review_status = status_filters("all", None, args.review_status or default_docs)
     store = open_store(args)
     try:
-        docs = _docs_for(store, args.split, args.ratios, args.seed)
+        docs = _docs_for(store, args.split, args.ratios, args.seed, review_status)
         schema = store.get_schema()
+        runs = source_runs(store, [d.id for d in docs])
     finally:
         store.close()
     gold = {d.id: select_spans(d.spans, args.gold) for d in docs}
     pred = {d.id: select_spans(d.spans, args.pred) for d in docs}
+    scope = f" {'/'.join(review_status)}" if review_status else ""
+    where = (f"the {len(docs)} {args.split} documents" if args.split
+             else f"the {len(docs)}{scope} documents of project {args.project!r}")
+    present = Counter(sp.source for d in docs for sp in d.spans if sp.status != "rejected")
+    check_sides(gold, pred, gold_name=args.gold, pred_name=args.pred, where=where,
+                present=dict(present.most_common()))
+    blind = unproposable_gold(docs, gold, args.pred, runs)
+    if blind.spans:
+        print(f"warning: {blind.message(args.gold, args.pred)}", file=sys.stderr)
     labels = schema.keys if schema is not None else None
     reports = {m: evaluate(gold, pred, mode=m, labels=labels) for m in ("strict", "partial")}
     rep = reports["partial" if args.partial else "strict"]

@@ -26,10 +26,12 @@ MAX_LISTED_ERRORS = 5
 @dataclass
 class Parsed:
     """One document read from a file, with the ``file:line`` each span came from
-    (``where[i]`` belongs to ``doc.spans[i]``) so that later checks (labels) can name it."""
+    (``where[i]`` belongs to ``doc.spans[i]``) so that later checks (labels) can name it, and
+    ``origin``: where the document itself came from (``file:line`` or ``file (record)``)."""
 
     doc: Document
     where: list[str] = field(default_factory=list)
+    origin: str = ""
 
     def add(self, span: Span, where: str) -> None:
         self.doc.spans.append(span)
@@ -74,8 +76,9 @@ class Errors:
 
 
 def make_span(parsed_text: str, frags: list[tuple[int, int]], label: str, where: str,
-              errors: Errors, **kw: Any) -> Span | None:
-    """A span checked against the text, or None after recording why it is not valid."""
+              errors: Errors, *, field: str = "", **kw: Any) -> Span | None:
+    """A span checked against the text, or None after recording why it is not valid
+    (prefixed with ``field``, e.g. ``spans[3]``, when given)."""
     try:
         if len(frags) == 1:  # the common case, without from_fragments' sorting
             sp = Span(frags[0][0], frags[0][1], label, **kw)
@@ -85,14 +88,55 @@ def make_span(parsed_text: str, frags: list[tuple[int, int]], label: str, where:
             sp.check(parsed_text)
         return sp
     except SpanError as exc:
-        errors.add_at(where, str(exc))
+        errors.add_at(where, f"{field}: {exc}" if field else str(exc))
         return None
 
 
 def read_text_file(path: Path) -> str:
-    """The exact file contents: UTF-8, no newline translation."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        return fh.read()
+    """The exact file contents: UTF-8, no newline translation (``UnicodeDecodeError``
+    positions are byte offsets into the whole file)."""
+    with open(path, "rb") as fh:
+        return fh.read().decode("utf-8")
+
+
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """``not UTF-8: <reason> at byte N (line L)`` for an error decoding a whole file."""
+    line = exc.object.count(b"\n", 0, exc.start) + 1
+    return f"not UTF-8: {exc.reason} at byte {exc.start} (line {line})"
+
+
+def read_text_checked(path: Path, errors: Errors) -> str | None:
+    """``read_text_file``, or None after recording ``file:line: not UTF-8 ...`` (so that a
+    folder import names the file at fault, not the folder)."""
+    try:
+        return read_text_file(path)
+    except UnicodeDecodeError as exc:
+        errors.add(not_utf8(exc), file=str(path))
+        return None
+
+
+JSON_MAX_DEPTH = 1024  # orjson's own nesting limit
+
+
+def load_json_file(path: Path, errors: Errors) -> Any:
+    """The JSON value of a whole file (orjson: strict JSON, no NaN/Infinity, nesting limited to
+    ``JSON_MAX_DEPTH`` levels, UTF-8 checked), or ``INVALID`` after recording why not."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        errors.add(not_utf8(exc), file=str(path))
+        return INVALID
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        errors.add(json_problem(exc), file=str(path), line=exc.lineno)
+        return INVALID
+    except MemoryError:
+        errors.add(f"too large to load ({len(raw):,} bytes); split it into several files",
+                   file=str(path))
+        return INVALID
 
 
 def write_text_file(path: Path, text: str) -> None:
@@ -151,17 +195,37 @@ class Writer(Protocol):
 
 
 class Report:
-    """Counts for an export: documents, spans written, spans dropped by reason."""
+    """Counts for an export: documents, spans written, spans dropped by reason, spans written
+    that a trainer will read differently (``warnings``, with up to ``MAX_DETAILS``
+    examples in ``details``), records when a document may give several."""
+
+    MAX_DETAILS = 1000
 
     def __init__(self) -> None:
         self.documents = 0
         self.spans = 0
+        self.records = 0
         self.dropped: Counter[str] = Counter()
+        self.warnings: Counter[str] = Counter()
+        self.details: list[dict[str, Any]] = []
         self.notes: list[str] = []
 
+    def detail(self, item: dict[str, Any]) -> None:
+        if len(self.details) < self.MAX_DETAILS:
+            self.details.append(item)
+
     def as_dict(self) -> dict[str, Any]:
-        return {"documents": self.documents, "spans": self.spans,
-                "dropped": dict(self.dropped), **({"notes": self.notes} if self.notes else {})}
+        d: dict[str, Any] = {"documents": self.documents, "spans": self.spans,
+                             "dropped": dict(self.dropped)}
+        if self.records:
+            d["records"] = self.records
+        if self.warnings:
+            d["warnings"] = dict(self.warnings)
+        if self.details:
+            d["details"] = self.details
+        if self.notes:
+            d["notes"] = self.notes
+        return d
 
 
 def iter_files(root: Path, suffix: str) -> Iterator[Path]:
@@ -186,10 +250,39 @@ def iter_jsonl(root: Path, parse_line: Any, errors: Errors) -> Iterator[Any]:
                         yield parsed
 
 
+class _Invalid:
+    """The value of JSON that could not be decoded (``None`` is JSON ``null``)."""
+
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID: Any = _Invalid()
+
+
+def json_problem(exc: Any) -> str:
+    """The wording of an orjson decoding error (without its position, given separately)."""
+    msg = getattr(exc, "msg", None) or str(exc)
+    if "depth limit" in msg or "recursion" in msg:
+        return f"invalid JSON: nested deeper than {JSON_MAX_DEPTH} levels"
+    if "surrogate" in msg:
+        return f"invalid JSON: {msg} (a lone surrogate is not valid Unicode text)"
+    if isinstance(exc, orjson.JSONDecodeError) and exc.colno:
+        return f"invalid JSON: {msg} (column {exc.colno})"
+    return f"invalid JSON: {msg}"
+
+
 def decode_json_line(raw: bytes, file: str, lineno: int, errors: Errors) -> Any:
-    """The JSON value of one line, or None after recording ``file:line: invalid JSON``."""
+    """The JSON value of one line (``None`` for ``null``), or ``INVALID`` after recording
+    ``file:line: invalid JSON ...``."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        errors.add(f"invalid JSON: {exc}", file=file, line=lineno)
-        return None
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            errors.add(f"not UTF-8: {uexc.reason} at byte {uexc.start} of the line", file=file,
+                       line=lineno)
+            return INVALID
+        errors.add(json_problem(exc), file=file, line=lineno)
+        return INVALID

@@ -30,7 +30,7 @@ from .base import (
     Report,
     iter_files,
     make_span,
-    read_text_file,
+    read_text_checked,
     write_text_file,
 )
 from .text import TextWriter, relative_name
@@ -40,18 +40,14 @@ _TID = re.compile(r"(?<=[:\s])T\d+\b")
 
 def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
     for txt in iter_files(path, ".txt"):
-        try:
-            text = read_text_file(txt)
-        except UnicodeDecodeError as exc:
-            errors.add(f"not UTF-8: {exc.reason} at byte {exc.start}", file=str(txt))
+        text = read_text_checked(txt, errors)
+        if text is None:
             continue
         ann = txt.with_suffix(".ann")
-        parsed = Parsed(Document(text=text, name=relative_name(txt, path)))
+        parsed = Parsed(Document(text=text, name=relative_name(txt, path)), origin=str(txt))
         if ann.exists():
-            try:
-                content = read_text_file(ann)
-            except UnicodeDecodeError as exc:
-                errors.add(f"not UTF-8: {exc.reason} at byte {exc.start}", file=str(ann))
+            content = read_text_checked(ann, errors)
+            if content is None:
                 continue
             parse_ann(content, str(ann), parsed, errors)
         yield parsed
@@ -86,7 +82,7 @@ def parse_ann(content: str, file: str, parsed: Parsed, errors: Errors) -> None:
         surface = cols[2] if len(cols) > 2 else None
         label, _, offsets = middle.strip().partition(" ")
         try:
-            frags = [(int(a), int(b)) for a, b in
+            frags = [(_offset(a), _offset(b)) for a, b in
                      (frag.split() for frag in offsets.split(";"))]
         except ValueError:
             errors.add(f"{tid}: cannot read offsets {offsets!r} (expected 's e[;s e]')",
@@ -112,6 +108,13 @@ def parse_ann(content: str, file: str, parsed: Parsed, errors: Errors) -> None:
         brat["surface_mismatches"] = mismatches
     if brat:
         parsed.doc.meta["brat"] = brat
+
+
+def _offset(s: str) -> int:
+    """A brat offset: ASCII digits only (``int`` would also take ``+3``, ``1_0``, ``٣``)."""
+    if not (s.isascii() and s.isdigit()):
+        raise ValueError(s)
+    return int(s)
 
 
 def format_ann(doc: Document, report: Report | None = None) -> str:

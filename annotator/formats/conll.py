@@ -10,13 +10,14 @@ sentences with ``\\n``.
 from __future__ import annotations
 
 import bisect
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from annotator.model import Document, Span
+from annotator.model import Document
 
-from .base import Errors, Parsed, Report, iter_files, tokenize
+from .base import Errors, Parsed, Report, iter_files, make_span, read_text_checked, tokenize
 
 DOCSTART = "-DOCSTART-"
 
@@ -73,7 +74,10 @@ def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
     for f in iter_files(path, ".conll"):
         docs: list[list[list[tuple[str, str, int]]]] = []
         sent: list[tuple[str, str, int]] = []
-        with open(f, encoding="utf-8", newline="") as fh:
+        content = read_text_checked(f, errors)  # names the file when it is not UTF-8
+        if content is None:
+            continue
+        with io.StringIO(content, newline="") as fh:
             for lineno, line in enumerate(fh, 1):
                 line = line.rstrip("\r\n")
                 if not line.strip():
@@ -85,7 +89,7 @@ def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
                 if tok == DOCSTART:
                     docs.append([])
                     continue
-                if not tok or not (tag == "O" or tag[:2] in ("B-", "I-")):
+                if not tok or not (tag == "O" or (tag[:2] in ("B-", "I-") and tag[2:])):
                     errors.add(f"expected 'token<TAB>B-/I-/O tag', got {line!r}", file=str(f),
                                line=lineno)
                     continue
@@ -93,10 +97,11 @@ def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
         if sent:
             docs[-1].append(sent) if docs else docs.append([sent])
         for n, sentences in enumerate(d for d in docs if d):
-            yield _build(sentences, f, n)
+            yield _build(sentences, f, n, errors)
 
 
-def _build(sentences: list[list[tuple[str, str, int]]], f: Path, n: int) -> Parsed:
+def _build(sentences: list[list[tuple[str, str, int]]], f: Path, n: int,
+           errors: Errors) -> Parsed:
     parts: list[str] = []
     pos = 0
     spans: list[tuple[int, int, str, int]] = []
@@ -117,7 +122,11 @@ def _build(sentences: list[list[tuple[str, str, int]]], f: Path, n: int) -> Pars
                 spans[-1] = (s, pos + len(tok), lab, ln)
             parts.append(tok)
             pos += len(tok)
-    parsed = Parsed(Document(text="".join(parts), name=f"{f.stem}:{n}"))
+    text = "".join(parts)
+    parsed = Parsed(Document(text=text, name=f"{f.stem}:{n}"),
+                    origin=f"{f}:{sentences[0][0][2]}")
     for s, e, lab, ln in spans:
-        parsed.add(Span(s, e, lab, source="import"), f"{f}:{ln}")
+        sp = make_span(text, [(s, e)], lab, f"{f}:{ln}", errors, source="import")
+        if sp is not None:
+            parsed.add(sp, f"{f}:{ln}")
     return parsed

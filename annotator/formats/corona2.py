@@ -17,17 +17,16 @@ from typing import Any
 
 from annotator.model import Document
 
-from .base import Errors, Parsed, Report, iter_files, make_span, read_text_file
+from .base import INVALID, Errors, Parsed, Report, iter_files, load_json_file, make_span
+from .validate import label_problem, list_problem, offset_problem, show
 
 _SPAN_KEEP = ("id", "tag_id", "correct", "human_annotations", "model_annotations")
 
 
 def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
     for f in iter_files(path, ".json"):
-        try:
-            data = json.loads(read_text_file(f))
-        except json.JSONDecodeError as exc:
-            errors.add(f"invalid JSON: {exc.msg}", file=str(f), line=exc.lineno)
+        data = load_json_file(f, errors)
+        if data is INVALID:
             continue
         examples = data.get("examples") if isinstance(data, dict) else None
         if not isinstance(examples, list):
@@ -39,17 +38,30 @@ def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
                 errors.add_at(where, 'expected an example with a "content" string')
                 continue
             text = ex["content"]
+            anns = ex.get("annotations")
+            if anns is None:
+                anns = []
+            elif type(anns) is not list:
+                errors.add_at(where, f"annotations: {list_problem(anns)}")
+                continue
             meta = {"corona2": {k: v for k, v in ex.items()
                                 if k not in ("content", "annotations")}}
             parsed = Parsed(Document(text=text, name=str(ex.get("id") or f"example{i}"),
-                                     meta=meta))
-            for j, a in enumerate(ex.get("annotations") or []):
+                                     meta=meta), origin=where)
+            for j, a in enumerate(anns):
                 w = f"{f} (examples[{i}].annotations[{j}])"
-                try:
-                    start, end, label = int(a["start"]), int(a["end"]), str(a["tag_name"])
-                except (KeyError, TypeError, ValueError):
-                    errors.add_at(w, "annotation needs integer start, end and a tag_name")
+                if type(a) is not dict:
+                    errors.add_at(w, f"expected an annotation object, not {show(a)}")
                     continue
+                problems = [f"{key}: {why}" for key, why in
+                            (("start", offset_problem(a.get("start"))),
+                             ("end", offset_problem(a.get("end"))),
+                             ("tag_name", label_problem(a.get("tag_name")))) if why]
+                if problems:
+                    for why in problems:
+                        errors.add_at(w, why)
+                    continue
+                start, end, label = a["start"], a["end"], a["tag_name"]
                 sp = make_span(text, [(start, end)], label, w, errors, source="import",
                                meta={"corona2": {k: a[k] for k in _SPAN_KEEP if k in a}})
                 if sp is None:

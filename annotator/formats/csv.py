@@ -11,57 +11,73 @@ Export writes the text column and one column per label with the distinct surface
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from annotator.model import Document
 
-from .base import Errors, Parsed, Report, find_all, iter_files, make_span
+from .base import Errors, Parsed, Report, find_all, iter_files, make_span, read_text_checked
 
 DEFAULT_TEXT_COL = "ori_review"
 DEFAULT_LABEL_COLS = {"minor_col": "MinorChild", "gender_col": "GenderIndication"}
 
 
+# a cell may be as long as a document (the csv module's default limit is 131,072 characters)
+FIELD_SIZE_LIMIT = 2**31 - 1
+
+
 def read(path: Path, errors: Errors, *, csv_text_col: str = DEFAULT_TEXT_COL,
          csv_label_cols: dict[str, str] | None = None, **_: Any) -> Iterator[Parsed]:
+    if csv.field_size_limit() < FIELD_SIZE_LIMIT:
+        csv.field_size_limit(FIELD_SIZE_LIMIT)
     for f in iter_files(path, ".csv"):
-        with open(f, encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            cols = reader.fieldnames or []
-            label_cols = csv_label_cols or {c: lab for c, lab in DEFAULT_LABEL_COLS.items()
-                                            if c in cols}
-            missing = [c for c in [csv_text_col, *label_cols] if c not in cols]
-            if missing:
-                errors.add(f"missing column(s) {', '.join(missing)}; columns are "
-                           f"{', '.join(cols)} (use --csv-text-col / --csv-label-col)",
-                           file=str(f), line=1)
-                continue
-            row_start = 2
-            for k, row in enumerate(reader, 1):
-                where = f"{f}:{row_start}"
-                row_start = reader.line_num + 1
-                text = row[csv_text_col] or ""
-                if not text:
+        content = read_text_checked(f, errors)  # names the file when it is not UTF-8
+        if content is None:
+            continue
+        reader = csv.DictReader(io.StringIO(content, newline=""))
+        try:
+            yield from _read_rows(reader, f, errors, csv_text_col, csv_label_cols)
+        except csv.Error as exc:
+            errors.add(f"cannot read the CSV: {exc}", file=str(f), line=reader.line_num or 1)
+
+
+def _read_rows(reader: csv.DictReader, f: Path, errors: Errors, csv_text_col: str,
+               csv_label_cols: dict[str, str] | None) -> Iterator[Parsed]:
+    cols = reader.fieldnames or []
+    label_cols = csv_label_cols or {c: lab for c, lab in DEFAULT_LABEL_COLS.items()
+                                    if c in cols}
+    missing = [c for c in [csv_text_col, *label_cols] if c not in cols]
+    if missing:
+        errors.add(f"missing column(s) {', '.join(missing)}; columns are "
+                   f"{', '.join(cols)} (use --csv-text-col / --csv-label-col)",
+                   file=str(f), line=1)
+        return
+    row_start = 2
+    for k, row in enumerate(reader, 1):
+        where = f"{f}:{row_start}"
+        row_start = reader.line_num + 1
+        text = row[csv_text_col] or ""
+        if not text:
+            continue
+        parsed = Parsed(Document(text=text, name=f"{f.stem}:{k}", meta={"csv_row": k}),
+                        origin=where)
+        keys: set[tuple] = set()
+        for col, label in label_cols.items():
+            for needle in (s.strip() for s in (row.get(col) or "").split(";")):
+                if not needle:
                     continue
-                parsed = Parsed(Document(text=text, name=f"{f.stem}:{k}",
-                                         meta={"csv_row": k}))
-                for col, label in label_cols.items():
-                    for needle in (s.strip() for s in (row.get(col) or "").split(";")):
-                        if not needle:
-                            continue
-                        hits = find_all(text, needle) or find_all(text, needle,
-                                                                  ignore_case=True)
-                        if not hits:
-                            errors.add_at(where, f"row {k}: {col} string {needle!r} not found "
-                                                 f"in the {csv_text_col} text")
-                        for s, e in hits:
-                            sp = make_span(text, [(s, e)], label, where, errors,
-                                           source="import")
-                            if sp is not None and (sp.key() not in
-                                                   {x.key() for x in parsed.doc.spans}):
-                                parsed.add(sp, where)
-                yield parsed
+                hits = find_all(text, needle) or find_all(text, needle, ignore_case=True)
+                if not hits:
+                    errors.add_at(where, f"row {k}: {col} string {needle!r} not found "
+                                         f"in the {csv_text_col} text")
+                for s, e in hits:
+                    sp = make_span(text, [(s, e)], label, where, errors, source="import")
+                    if sp is not None and sp.key() not in keys:
+                        keys.add(sp.key())
+                        parsed.add(sp, where)
+        yield parsed
 
 
 class CsvWriter:

@@ -20,7 +20,24 @@ import orjson
 
 from annotator.model import Document, LabelSchema
 
-from .base import Errors, Parsed, Report, decode_json_line, find_all, iter_jsonl, make_span
+from .base import (
+    INVALID,
+    Errors,
+    Parsed,
+    Report,
+    decode_json_line,
+    find_all,
+    iter_jsonl,
+    make_span,
+)
+from .trainer_words import (
+    contains_words,
+    gliner2_word_re,
+    lowered_words,
+    on_word_boundaries,
+    snapped,
+)
+from .validate import list_problem, offset_problem, show
 
 
 def to_record(doc: Document, schema: LabelSchema | None, *, descriptions: bool = False,
@@ -66,7 +83,7 @@ def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
 
 def parse_line(raw: bytes, file: str, lineno: int, errors: Errors) -> Parsed | None:
     obj = decode_json_line(raw, file, lineno, errors)
-    if obj is None:
+    if obj is INVALID:
         return None
     text = obj.get("input", obj.get("text")) if isinstance(obj, dict) else None
     output = obj.get("output", {}) if isinstance(obj, dict) else None
@@ -75,21 +92,33 @@ def parse_line(raw: bytes, file: str, lineno: int, errors: Errors) -> Parsed | N
                    line=lineno)
         return None
     where = f"{file}:{lineno}"
-    parsed = Parsed(Document(text=text, name=f"{Path(file).stem}:{lineno}"))
+    parsed = Parsed(Document(text=text, name=f"{Path(file).stem}:{lineno}"), origin=where)
     seen: set[tuple] = set()
     entities = output.get("entities") or {}
     if not isinstance(entities, dict):
         errors.add('"entities" must be an object {label: [mentions]}', file=file, line=lineno)
         return None
     for label, mentions in entities.items():
-        for m in mentions or []:
+        if mentions is None:
+            continue
+        if type(mentions) is not list:
+            errors.add(f"entities.{label}: {list_problem(mentions)}", file=file, line=lineno)
+            continue
+        if not label:
+            if mentions:
+                errors.add("entities: a label must not be empty", file=file, line=lineno)
+            continue
+        for m in mentions:
             if isinstance(m, dict):
-                try:
-                    found = [(int(m["start"]), int(m["end"]))]
-                except (KeyError, TypeError, ValueError):
-                    errors.add(f"{label}: mention {m!r} needs text, start and end", file=file,
+                problems = [f"{key}: {why}" for key, why in
+                            (("start", offset_problem(m.get("start"))),
+                             ("end", offset_problem(m.get("end")))) if why]
+                if problems or "start" not in m or "end" not in m:
+                    errors.add(f"entities.{label}: mention {show(m)} needs text, start and "
+                               f"end ({'; '.join(problems) or 'missing'})", file=file,
                                line=lineno)
                     continue
+                found = [(m["start"], m["end"])]
                 if text[found[0][0]:found[0][1]] != m.get("text"):
                     errors.add(f"{label}: mention {m.get('text')!r} != text[{found[0][0]}:"
                                f"{found[0][1]}]", file=file, line=lineno)
@@ -105,7 +134,7 @@ def parse_line(raw: bytes, file: str, lineno: int, errors: Errors) -> Parsed | N
                            file=file, line=lineno)
                 continue
             for s, e in found:
-                sp = make_span(text, [(s, e)], str(label), where, errors, source="import")
+                sp = make_span(text, [(s, e)], label, where, errors, source="import")
                 if sp is not None and sp.key() not in seen:
                     seen.add(sp.key())
                     parsed.add(sp, where)
@@ -140,6 +169,7 @@ class Gliner2Writer:
             rec = record_from_spans(text, spans, self.schema, descriptions=self.descriptions,
                                     plain_strings=True, dropped=self.report.dropped)
             n = sum(len(v) for v in rec["output"]["entities"].values())
+            self._check_strings(text, rec["output"]["entities"], self.report.documents + 1)
         else:  # offsets: the same record as record_from_spans, built inline
             entities: dict[str, list[Any]] = {k: [] for k in self._keys}
             n = 0
@@ -152,6 +182,9 @@ class Gliner2Writer:
                     mentions = entities[label] = []
                 mentions.append({"text": text[start:end], "start": start, "end": end})
                 n += 1
+                if not ((start == 0 or text[start - 1].isspace())
+                        and (end == len(text) or text[end].isspace())):
+                    self._check(text, start, end, label, self.report.documents + 1)
             output: dict[str, Any] = {"entities": entities}
             if self._desc is not None:
                 output["entity_descriptions"] = {k: d for k, d in self._desc.items()
@@ -177,6 +210,7 @@ class Gliner2Writer:
                 self.write_spans(text, grouped.get(doc_id, ()))
             return
         keys, texts = self._keys, dict(docs)
+        line_of = {doc_id: self.report.documents + k + 1 for k, (doc_id, _) in enumerate(docs)}
         by_doc: dict[int, dict[str, list[Any]]] = {}
         group_id, entities, text = None, None, ""
         n = dropped = 0
@@ -196,6 +230,9 @@ class Gliner2Writer:
                 mentions = entities[label] = []
             mentions.append({"text": text[start:end], "start": start, "end": end})
             n += 1
+            if not ((start == 0 or text[start - 1].isspace())
+                    and (end == len(text) or text[end].isspace())):
+                self._check(text, start, end, label, line_of[doc_id])
         buf, dumps, opt, desc = self._buf, orjson.dumps, orjson.OPT_APPEND_NEWLINE, self._desc
         for doc_id, text in docs:
             entities = by_doc.get(doc_id)
@@ -212,6 +249,30 @@ class Gliner2Writer:
         if len(buf) >= self.CHUNK:
             self._flush()
 
+    def _check(self, text: str, start: int, end: int, label: str, line: int) -> None:
+        """Count (and keep an example of) a mention whose ends are not on gliner2's word
+        boundaries: its trainer moves it to the words holding them."""
+        pattern = gliner2_word_re()
+        if on_word_boundaries(text, start, end, pattern):
+            return
+        self.report.warnings["not_on_word_boundaries"] += 1
+        s, e = snapped(text, start, end, pattern)
+        self.report.detail({"line": line, "label": label, "start": start, "end": end,
+                            "text": text[start:end], "trainer_reads": text[s:e]})
+
+    def _check_strings(self, text: str, entities: dict[str, list[Any]], line: int) -> None:
+        """Count plain-string mentions gliner2's trainer cannot find as a word sequence."""
+        pattern = gliner2_word_re()
+        haystack: list[str] | None = None
+        for label, mentions in entities.items():
+            for m in mentions:
+                if haystack is None:
+                    haystack = lowered_words(text, pattern)
+                if not contains_words(haystack, lowered_words(m, pattern)):
+                    self.report.warnings["plain_string_not_found"] += 1
+                    self.report.detail({"line": line, "label": label, "text": m,
+                                        "why": "not a sequence of whole words of the text"})
+
     def _flush(self) -> None:
         self.fh.write(b"".join(self._buf))
         self._buf.clear()
@@ -221,4 +282,13 @@ class Gliner2Writer:
             self._flush()
         finally:
             self.fh.close()
+        w = self.report.warnings
+        if w.get("not_on_word_boundaries"):
+            self.report.notes.append(
+                f"{w['not_on_word_boundaries']} mentions do not fall on gliner2's word "
+                "boundaries: its trainer moves them to the whole words holding their ends")
+        if w.get("plain_string_not_found"):
+            self.report.notes.append(
+                f"{w['plain_string_not_found']} plain-string mentions are not a sequence of "
+                "whole words of their text: gliner2's trainer cannot find them")
         return self.report.as_dict()

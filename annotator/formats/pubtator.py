@@ -15,7 +15,7 @@ from typing import Any
 
 from annotator.model import Document
 
-from .base import Errors, Parsed, Report, iter_files, make_span, read_text_file
+from .base import Errors, Parsed, Report, iter_files, make_span, read_text_checked
 
 
 def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
@@ -28,7 +28,10 @@ def _read_file(f: Path, errors: Errors) -> Iterator[Parsed]:
     pmid: str | None = None
     title: str | None = None
     parsed: Parsed | None = None
-    for lineno, line in enumerate(read_text_file(f).split("\n"), 1):
+    content = read_text_checked(f, errors)  # names the file when it is not UTF-8
+    if content is None:
+        return
+    for lineno, line in enumerate(content.split("\n"), 1):
         line = line.removesuffix("\r")
         if not line.strip():
             if parsed is not None:
@@ -47,7 +50,8 @@ def _read_file(f: Path, errors: Errors) -> Iterator[Parsed]:
             else:
                 text = title + " " + head[2]
                 parsed = Parsed(Document(text=text, name=pmid,
-                                         meta={"pmid": pmid, "title_length": len(title)}))
+                                         meta={"pmid": pmid, "title_length": len(title)}),
+                                origin=f"{file}:{lineno}")
             continue
         cols = line.split("\t")
         if parsed is None or len(cols) < 5:
@@ -57,12 +61,11 @@ def _read_file(f: Path, errors: Errors) -> Iterator[Parsed]:
         if cols[0] != pmid:
             errors.add(f"mention of {cols[0]} inside document {pmid}", file=file, line=lineno)
             continue
-        try:
-            start, end = int(cols[1]), int(cols[2])
-        except ValueError:
+        if not all(c.isascii() and c.isdigit() for c in cols[1:3]):
             errors.add(f"offsets {cols[1]!r} {cols[2]!r} are not integers", file=file,
                        line=lineno)
             continue
+        start, end = int(cols[1]), int(cols[2])
         types = [t.strip() for t in cols[4].split(",") if t.strip()]
         if not types:
             errors.add("empty semantic type column", file=file, line=lineno)

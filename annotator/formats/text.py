@@ -18,7 +18,7 @@ from .base import (
     Report,
     doc_name,
     iter_files,
-    read_text_file,
+    read_text_checked,
     safe_relpath,
     write_text_file,
 )
@@ -32,13 +32,12 @@ def relative_name(path: Path, root: Path) -> str:
 
 def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
     for f in iter_files(path, ".txt"):
-        try:
-            text = read_text_file(f)
-        except UnicodeDecodeError as exc:
-            errors.add(f"not UTF-8: {exc.reason} at byte {exc.start}", file=str(f))
+        text = read_text_checked(f, errors)
+        if text is None:
             continue
         yield Parsed(Document(text=text, name=relative_name(f, path),
-                              meta={"source_file": relative_name(f, path) + ".txt"}))
+                              meta={"source_file": relative_name(f, path) + ".txt"}),
+                     origin=str(f))
 
 
 class TextWriter:

@@ -12,9 +12,13 @@ Uses the official ``openai`` package (``AsyncOpenAI`` with ``base_url``; its own
   backs off exponentially; 5xx, timeouts, connection errors and invalid answers back off
   exponentially (``retry_base_delay * 2**n``, capped); 401/403 raise ``AuthError`` at once;
   other 4xx raise ``RequestRejectedError`` at once.
-- Every answer is validated on the client (``contract.parse_answer``).
+- Every answer is validated on the client (``contract.parse_answer``, or the protocol's
+  parser passed to ``complete``).
+- Sampling parameters outside the OpenAI API (``top_k``) go through ``extra_body``: they are
+  merged into the JSON body the server receives, and left out when unset (``top_k`` 0/None).
 
-What is recorded (``CallResult.request``) is the JSON body only: never headers or the key.
+What is recorded (``CallResult.request``) is the JSON body as sent (``extra_body`` merged in):
+never headers or the key.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from .contract import Answer, InvalidOutputError, parse_answer
 from .keys import NO_KEY, redact
 
 JSON_SCHEMA, JSON_OBJECT = "json_schema", "json_object"
+EXTRA_BODY_KEYS = ("top_k",)  # not in the OpenAI API: sent through ``extra_body``
 MAX_BACKOFF_S = 30.0
 
 
@@ -133,6 +138,27 @@ def retry_after_seconds(headers: Any) -> float | None:
             return None
 
 
+def chat_body(model: str, messages: list[dict], mode: str, schema: dict, *,
+              temperature: float, top_p: float | None = None, top_k: int | None = None,
+              max_tokens: int | None = None, schema_name: str = "entities") -> dict[str, Any]:
+    """The chat-completions JSON body of one call (the online client sends it, batch files
+    carry it, the audit rebuilds it): ``top_k`` only when set, the answer schema as
+    ``response_format`` in ``json_schema`` mode, ``{"type": "json_object"}`` otherwise."""
+    body: dict[str, Any] = {"model": model, "messages": messages, "temperature": temperature}
+    if top_p is not None:
+        body["top_p"] = top_p
+    if top_k:
+        body["top_k"] = int(top_k)
+    if max_tokens:
+        body["max_tokens"] = max_tokens
+    if mode == JSON_SCHEMA:
+        body["response_format"] = {"type": "json_schema", "json_schema": {
+            "name": schema_name, "schema": schema, "strict": True}}
+    else:
+        body["response_format"] = {"type": "json_object"}
+    return body
+
+
 @dataclass
 class CallResult:
     request: dict[str, Any]
@@ -150,11 +176,13 @@ class ChatClient:
     def __init__(self, *, base_url: str, model: str, api_key: str | None = None,
                  timeout: float = 60.0, max_retries: int = 3, temperature: float = 0.0,
                  max_tokens: int | None = None, retry_base_delay: float = 1.0,
-                 max_retry_wait: float = 120.0, semaphore: asyncio.Semaphore | None = None):
+                 max_retry_wait: float = 120.0, semaphore: asyncio.Semaphore | None = None,
+                 top_p: float | None = None, top_k: int | None = None):
         from openai import AsyncOpenAI
 
         self.endpoint = public_endpoint(base_url)
         self.model, self.temperature, self.max_tokens = model, temperature, max_tokens
+        self.top_p, self.top_k = top_p, top_k
         self.max_retries, self.retry_base_delay = max_retries, retry_base_delay
         self.max_retry_wait = max_retry_wait
         self._key = api_key
@@ -165,25 +193,25 @@ class ChatClient:
     async def aclose(self) -> None:
         await self._client.close()
 
-    def _body(self, messages: list[dict], mode: str, schema: dict) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "messages": messages,
-                                "temperature": self.temperature}
-        if self.max_tokens:
-            body["max_tokens"] = self.max_tokens
-        if mode == JSON_SCHEMA:
-            body["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "entities", "schema": schema, "strict": True}}
-        else:
-            body["response_format"] = {"type": "json_object"}
-        return body
+    def _body(self, messages: list[dict], mode: str, schema: dict, *,
+              max_tokens: int | None = None, schema_name: str = "entities") -> dict[str, Any]:
+        """The JSON body as the server receives it (``top_k`` included when set)."""
+        return chat_body(self.model, messages, mode, schema, temperature=self.temperature,
+                         top_p=self.top_p, top_k=self.top_k,
+                         max_tokens=max_tokens or self.max_tokens, schema_name=schema_name)
 
     def _backoff(self, attempt: int) -> float:
         d = min(MAX_BACKOFF_S, self.retry_base_delay * 2 ** (attempt - 1))
         return d + random.uniform(0, d / 10)
 
     async def complete(self, build_messages: Callable[[str], list[dict]], schema: dict,
-                       labels: Sequence[str]) -> CallResult:
-        """One validated answer, or a typed ``LLMError`` after the retries are spent."""
+                       labels: Sequence[str], *, parse: Callable[..., Answer] = parse_answer,
+                       max_tokens: int | None = None,
+                       schema_name: str = "entities") -> CallResult:
+        """One validated answer, or a typed ``LLMError`` after the retries are spent.
+
+        ``parse(content, labels, truncated=)`` validates the answer; ``max_tokens`` overrides
+        the client's bound for this call."""
         import openai
 
         attempts, errors = 0, []
@@ -193,12 +221,16 @@ class ChatClient:
         while True:
             remembered = ENDPOINT_MODES.get(self.endpoint)
             mode = JSON_OBJECT if probing else (remembered or JSON_SCHEMA)
-            body = self._body(build_messages(mode), mode, schema)
+            body = self._body(build_messages(mode), mode, schema, max_tokens=max_tokens,
+                              schema_name=schema_name)
             attempts += 1
             wait: float | None = None
+            std = {k: v for k, v in body.items() if k not in EXTRA_BODY_KEYS}
+            extra = {k: body[k] for k in EXTRA_BODY_KEYS if k in body}
             try:
                 async with self._sem:
-                    resp = await self._client.chat.completions.create(**body)
+                    resp = await self._client.chat.completions.create(
+                        **std, **({"extra_body": extra} if extra else {}))
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 raw = _error_body(exc, self._key)
@@ -233,7 +265,7 @@ class ChatClient:
                 content = choice.message.content if choice and choice.message else None
                 try:
                     truncated = bool(choice and choice.finish_reason == "length")
-                    answer = parse_answer(content, labels, truncated=truncated)
+                    answer = parse(content, labels, truncated=truncated)
                 except InvalidOutputError as exc:
                     err = InvalidAnswerError(f"invalid answer: {exc}")
                 else:

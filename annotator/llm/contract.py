@@ -48,6 +48,7 @@ def entity_schema(labels: Sequence[str], max_entities: int | None = None) -> dic
 class Answer:
     entities: list[dict[str, str]]
     dropped: list[dict[str, Any]] = field(default_factory=list)  # items failing the contract
+    reasoning: dict[str, list[str]] | None = None  # the review pass's notes (FineMed protocol)
 
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.DOTALL)

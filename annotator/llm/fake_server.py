@@ -7,11 +7,19 @@ among the request's labels, plus one invented entity (a hallucination); pass 2 r
 pass-1 entities it was given, minus that invented one. Labels are read from the
 ``response_format`` JSON schema, else from the ``- key: description`` lines of the prompt.
 
+A request of the FineMed protocol (its schema or prompt has an ``"entity"`` key) is answered
+in the FineMed shapes: pass 1 ``{"entities": [{"entity": <first label>, "text": [...]}]}`` with
+the lexicon words found, except those of ``FINEMED_MISSED``, then the invented entity and the
+first word again (a duplicate); pass 2 ``{"reasoning": {...}, "entities": [...]}`` with the
+pass-1 groups it was given, minus the invented entity, plus the ``FINEMED_MISSED`` words found,
+and one reasoning line per change.
+
 Control endpoints (tests and the benchmark use them; never in production):
 - ``POST /_control`` ``{"script": [...], "latency": s, "reject_json_schema": bool}``: replaces
   the settings and clears the log. Each script step applies to one chat request, in order:
   ``{"status": 500}``, ``{"status": 429, "retry_after": 1}``, ``{"broken": true}`` (HTTP 200 with
-  invalid JSON content), ``{"sleep": s}`` (answers normally after ``s`` seconds).
+  invalid JSON content), ``{"sleep": s}`` (answers normally after ``s`` seconds),
+  ``{"answer": obj}`` (HTTP 200 whose content is ``obj`` as JSON).
 - ``GET /_log``: ``{"count": n, "requests": [{"body", "auth", "at"}]}``.
 
 ``ThreadingHTTPServer``: one thread per connection, so capacity grows with concurrency.
@@ -31,6 +39,7 @@ from typing import Any
 LEXICON = ("pneumonie", "amoxicilline", "diabète", "insuline", "poumon", "IRM", "fièvre",
            "paracétamol", "hypertension", "rein", "scanner", "glycémie", "cœur", "tumeur")
 INVENTED = "entité inventée"
+FINEMED_MISSED = ("cœur", "rein")  # pass 1 leaves them out, pass 2 adds them
 _DOC = re.compile(r"<document>\n(.*?)\n</document>", re.DOTALL)
 _PASS1 = re.compile(r"<pass1>\n(.*?)\n</pass1>", re.DOTALL)
 _LABEL_LINE = re.compile(r"^- (\S+?)(?::|$)", re.MULTILINE)
@@ -53,9 +62,43 @@ def _labels(body: dict, prompt: str) -> list[str]:
         return _LABEL_LINE.findall(prompt) or ["ENTITY"]
 
 
+def _finemed_labels(body: dict) -> list[str] | None:
+    try:
+        props = body["response_format"]["json_schema"]["schema"]["properties"]
+        return list(props["entities"]["items"]["properties"]["entity"]["enum"])
+    except (KeyError, TypeError):
+        return None
+
+
+def finemed_answer(body: dict, prompt: str) -> dict[str, Any]:
+    """The deterministic FineMed-shaped answer for a request."""
+    label = min(_finemed_labels(body) or _LABEL_LINE.findall(prompt) or ["disease"])
+    doc = _DOC.search(prompt)
+    words = set(_WORD.findall(doc.group(1) if doc else ""))
+    p1 = _PASS1.search(prompt)
+    if not p1:
+        found = [w for w in LEXICON if w in words and w not in FINEMED_MISSED]
+        texts = found + [INVENTED] + found[:1]
+        return {"entities": [{"entity": label, "text": texts}]}
+    groups = json.loads(p1.group(1)).get("entities", [])
+    removed = [t for g in groups for t in g.get("text", []) if t == INVENTED]
+    kept = [{"entity": g["entity"], "text": [t for t in g.get("text", []) if t != INVENTED]}
+            for g in groups]
+    missed = [w for w in FINEMED_MISSED if w in words]
+    if missed:
+        kept.append({"entity": label, "text": missed})
+    return {"reasoning": {
+        "false_positives": [f"« {t} » n'est pas dans le document" for t in removed],
+        "reclassifications": [],
+        "missed_entities": [f"« {w} » ajouté ({label})" for w in missed]},
+        "entities": [g for g in kept if g["text"]]}
+
+
 def answer(body: dict) -> dict[str, Any]:
     """The deterministic entity list for a request."""
     prompt = "\n".join(m.get("content") or "" for m in body.get("messages", []))
+    if _finemed_labels(body) is not None or '"entity":' in prompt:
+        return finemed_answer(body, prompt)
     label = min(_labels(body, prompt))
     p1 = _PASS1.search(prompt)
     if p1:
@@ -142,6 +185,9 @@ def make_handler(state: State):
                 if step.get("echo_auth"):  # as servers that quote the rejected key do
                     msg += f" (Authorization: {self.headers.get('Authorization')})"
                 self._send(int(step["status"]), {"error": {"message": msg}}, hdrs)
+            elif "answer" in step:
+                self._send(200, _completion(body, json.dumps(step["answer"],
+                                                             ensure_ascii=False)))
             elif step.get("broken"):
                 self._send(200, _completion(body, '{"entities": [{"text": "pneu'))
             else:

@@ -95,23 +95,26 @@ class GroundingResult:
 
 
 def ground(text: str, entities: Iterable[dict[str, str]], *, offset: int = 0,
-           folded: FoldedText | None = None) -> GroundingResult:
+           folded: FoldedText | None = None, tolerant: bool = True) -> GroundingResult:
     """Ground ``{"text", "label"}`` items in ``text``; spans are shifted by ``offset``.
 
-    Each distinct (start, end, label) is returned once.
+    Every word-bounded occurrence of a text becomes a span; each distinct (start, end, label)
+    is returned once. ``tolerant=False`` keeps tier 1 only (exact occurrences: FineMed's rule).
     """
     res = GroundingResult()
     seen: set[tuple[int, int, str]] = set()
     for ent in entities:
         needle, label = ent["text"], ent["label"]
         hits, how = exact_matches(text, needle), "exact"
-        if not hits:
+        if not hits and tolerant:
             folded = folded or FoldedText(text)
             hits, how = folded.find_all(needle), "tolerant"
         if not hits:
             reason = "not in the document"
-            if needle in text or _fold(needle) in _fold(text):
+            if needle in text or (tolerant and _fold(needle) in _fold(text)):
                 reason = "only found inside other words"
+            elif not tolerant and " ".join(_fold(needle).split()) in FoldedText(text).folded:
+                reason = "not verbatim (case, accents or spacing differ)"
             res.hallucinations.append({"text": needle, "label": label, "reason": reason})
             continue
         for s, e in hits:

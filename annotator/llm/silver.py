@@ -8,6 +8,10 @@ Invariants:
 - Only grounded spans are stored (``grounding.ground``); hallucinated texts are counted and kept
   in the audit rows and the run record.
 - Documents marked ``done`` for the same ``run_key`` are skipped: a rerun makes no HTTP call.
+- A protocol (``protocols.PROTOCOLS``: ``v1``, ``finemed``) fixes the prompts, the answer
+  shape, the sampling defaults and the input cut. Under ``max_words`` N (FineMed: 200) only
+  the text up to the end of its N-th whitespace-separated word is sent; spans lie inside it,
+  and what was cut is recorded in the audit rows and the document's ``doc_runs`` stats.
 - Requests run on an asyncio loop in a helper thread, at most ``concurrency`` in flight; the
   database is only touched from the thread that drives the job. Closing the job (Ctrl-C,
   Cancel) cancels the requests in flight and stores what had already finished.
@@ -27,14 +31,17 @@ from typing import Any
 
 from annotator.errors import AnnotatorError
 from annotator.jobs import Job, Progress
+from annotator.lifecycle import decided_keys, reviewable_doc_ids
 from annotator.model import LabelSchema, Source, Span, Status
 from annotator.schemas import load_schema
 
-from .client import AuthError, ChatClient, LLMError, public_endpoint
-from .contract import entity_schema
+from .client import JSON_SCHEMA, AuthError, ChatClient, LLMError, public_endpoint
+from .finemed import REASONING_KEYS, cut_at_words, parse_finemed
 from .grounding import FoldedText, ground
 from .keys import resolve_api_key
-from .prompts import PromptSet, label_order, load_prompts, render_messages
+from .prompts import PromptSet, label_order
+from .protocols import DEFAULT_PROTOCOL, Protocol, get_protocol
+from .request_record import RequestParts, compact_response, compact_usage, pass1_pairs
 from .windows import CHARS_PER_TOKEN, split_windows
 
 log = logging.getLogger(__name__)
@@ -45,11 +52,13 @@ MAX_HALLUCINATIONS_IN_RUN = 200  # examples kept in the run record (all are in l
 
 
 def make_run_key(*, model: str, prompt_version: str, schema: LabelSchema, passes: int,
-                 temperature: float) -> str:
-    """What makes two runs the same: documents done under this key are skipped."""
+                 temperature: float, extra: dict[str, Any] | None = None) -> str:
+    """What makes two runs the same: documents done under this key are skipped. ``extra``
+    (protocols other than v1: protocol name, top_p, top_k, max_words) joins the material."""
     material = json.dumps({"model": model, "prompts": prompt_version, "schema": schema.name,
                            "schema_version": schema.version, "passes": passes,
-                           "temperature": float(temperature)}, sort_keys=True)
+                           "temperature": float(temperature), **(extra or {})},
+                          sort_keys=True)
     return "silver-" + hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
@@ -69,6 +78,8 @@ class SilverResult:
     hallucinations: int = 0
     tokens: int = 0
     calls: int = 0
+    truncated: int = 0  # documents cut at max_words
+    protocol: str = DEFAULT_PROTOCOL
     failures: dict[int, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,6 +95,7 @@ class _Outcome:
     hallucinations: list[dict[str, Any]] = field(default_factory=list)
     tokens: int = 0
     fatal: BaseException | None = None
+    cut: dict[str, int] | None = None  # what max_words left out
 
 
 @dataclass
@@ -97,6 +109,9 @@ class _Ctx:
     seed: int
     window_chars: int
     max_entities: int | None
+    protocol: Protocol
+    max_words: int
+    max_tokens: tuple[int | None, int | None]
 
 
 async def _call(ctx: _Ctx, out: _Outcome, text: str, pass_no: int, w: int,
@@ -104,30 +119,46 @@ async def _call(ctx: _Ctx, out: _Outcome, text: str, pass_no: int, w: int,
     """One pass over one window; appends its audit row and grounded spans to ``out``."""
     ws, we = bounds
     chunk = text[ws:we]
+    proto = ctx.protocol
     order = label_order(ctx.schema.keys, seed=ctx.seed, doc_id=out.doc_id, pass_no=pass_no,
                         window=w)
-    schema_json = entity_schema(order, ctx.max_entities)
+    schema_json = proto.json_schema(pass_no, order, ctx.max_entities)
 
     def build(mode: str) -> list[dict]:
-        return render_messages(ctx.prompts, pass_no=pass_no, schema=ctx.schema, order=order,
-                               document=chunk, mode=mode, json_schema=schema_json, pass1=pass1)
+        return proto.render(ctx.prompts, pass_no=pass_no, schema=ctx.schema, order=order,
+                            document=chunk, mode=mode, json_schema=schema_json, pass1=pass1)
 
-    meta = {"endpoint": ctx.client.endpoint, "label_order": order, "window": [ws, we]}
+    parts = RequestParts(proto, ctx.prompts, ctx.schema, ctx.client.model, pass_no,
+                         tuple(order), (ws, we), ctx.client.temperature, ctx.client.top_p,
+                         ctx.client.top_k, ctx.max_tokens[pass_no - 1], ctx.max_entities,
+                         pass1_pairs(pass1))
+
+    def meta(mode: str) -> dict[str, Any]:  # the compact, rebuildable form (request_record)
+        m = parts.record(chunk, mode) | {"endpoint": ctx.client.endpoint}
+        if out.cut:
+            m["input_cut"] = out.cut
+        return m
+
     row = {"doc_id": out.doc_id, "run_key": ctx.run_key, "pass_no": pass_no, "window": w}
     try:
-        res = await ctx.client.complete(build, schema_json, order)
+        res = await ctx.client.complete(build, schema_json, order, parse=proto.parser(pass_no),
+                                        max_tokens=ctx.max_tokens[pass_no - 1],
+                                        schema_name=proto.schema_name(pass_no))
     except LLMError as exc:
-        out.calls.append(row | {"request": meta | {"attempts": exc.attempts,
-                                                    "body": exc.request},
-                                "response": exc.response, "error": exc.reason})
+        sent_mode = ((exc.request or {}).get("response_format") or {}).get("type", JSON_SCHEMA)
+        out.calls.append(row | {"request": meta(sent_mode) | {"attempts": exc.attempts},
+                                "response": compact_response(exc.response),
+                                "error": exc.reason})
         raise
-    g = ground(chunk, res.answer.entities, offset=ws, folded=FoldedText(chunk))
+    g = ground(chunk, res.answer.entities, offset=ws, tolerant=proto.tolerant_grounding,
+               folded=FoldedText(chunk) if proto.tolerant_grounding else None)
     halluc = g.hallucinations + [{"item": d["item"], "reason": d["reason"]}
                                  for d in res.answer.dropped]
-    out.calls.append(row | {
-        "request": meta | {"mode": res.mode, "attempts": res.attempts,
-                           "retried_errors": res.errors, "body": res.request},
-        "response": res.response, "usage": res.usage, "hallucinations": halluc})
+    rec = meta(res.mode) | {"attempts": res.attempts}
+    if res.errors:
+        rec["retried_errors"] = res.errors
+    out.calls.append(row | {"request": rec, "response": compact_response(res.response),
+                            "usage": compact_usage(res.usage), "hallucinations": halluc})
     out.tokens += int(res.usage.get("total_tokens") or 0)
     out.hallucinations.extend({"doc_id": out.doc_id, "pass": pass_no, **h}
                               for h in g.hallucinations)
@@ -142,6 +173,11 @@ async def _call(ctx: _Ctx, out: _Outcome, text: str, pass_no: int, w: int,
 
 async def _process(ctx: _Ctx, doc_id: int, text: str) -> _Outcome:
     out = _Outcome(doc_id)
+    sent = cut_at_words(text, ctx.max_words)
+    if sent < len(text):
+        out.cut = {"max_words": ctx.max_words, "sent_chars": sent,
+                   "cut_chars": len(text) - sent, "total_chars": len(text)}
+        text = text[:sent]  # spans can only lie inside what is sent
     windows = split_windows(text, ctx.window_chars) if text else []
     try:
         p1 = await asyncio.gather(*(_call(ctx, out, text, 1, i, b, None)
@@ -204,17 +240,22 @@ def _resolve_schema(store, schema: str | LabelSchema | None) -> LabelSchema:
 
 def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
                passes: int = 2, concurrency: int = 8, schema: str | LabelSchema | None = None,
-               limit: int | None = None, temperature: float = 0.0, max_retries: int = 3,
-               timeout: float = 60, seed: int = 0, doc_ids: list[int] | None = None,
-               window_tokens: int | None = None, max_tokens: int | None = None,
-               max_entities: int | None = None, retry_base_delay: float = 1.0,
-               prompt_versions: dict[str, str] | None = None) -> Job:
+               limit: int | None = None, temperature: float | None = None,
+               max_retries: int = 3, timeout: float = 60, seed: int = 0,
+               doc_ids: list[int] | None = None, window_tokens: int | None = None,
+               max_tokens: int | None = None, max_entities: int | None = None,
+               retry_base_delay: float = 1.0, prompt_versions: dict[str, str] | None = None,
+               protocol: str = DEFAULT_PROTOCOL, top_p: float | None = None,
+               top_k: int | None = None, max_words: int | None = None,
+               include_reviewed: bool = False) -> Job:
     """Silver-label documents with two LLM passes; yields ``Progress``, returns
     ``SilverResult``.
 
-    ``window_tokens`` (default 2000) is converted to characters (x4); a document that fits is
-    sent whole. ``max_tokens`` bounds each answer; ``max_entities`` adds ``maxItems`` to the
-    answer schema. ``api_key`` defaults to ``keys.resolve_api_key()``.
+    ``protocol`` (``v1`` or ``finemed``) gives the prompts and the defaults of ``temperature``,
+    ``top_p``, ``top_k`` (0: not sent), ``max_tokens`` (both passes when given) and
+    ``max_words`` (0: the whole document). ``window_tokens`` (default 2000) is converted to
+    characters (x4); a text that fits is sent whole. ``max_entities`` adds ``maxItems`` to the
+    v1 answer schema. ``api_key`` defaults to ``keys.resolve_api_key()``.
     """
     from db.llm_audit import add_calls
 
@@ -222,15 +263,29 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
         raise AnnotatorError("--passes must be 1 or 2")
     if concurrency < 1:
         raise AnnotatorError("--concurrency must be at least 1")
+    proto = get_protocol(protocol)
+    temperature = proto.temperature if temperature is None else float(temperature)
+    top_p = proto.top_p if top_p is None else float(top_p)
+    top_k = proto.top_k if top_k is None else int(top_k)
+    max_words = proto.max_words if max_words is None else int(max_words)
+    if max_words < 0 or (top_k is not None and top_k < 0):
+        raise AnnotatorError("--max-words and --top-k must be 0 or more")
+    pass_tokens = (max_tokens, max_tokens) if max_tokens else proto.max_tokens
     label_schema = _resolve_schema(store, schema)
-    prompts = load_prompts(prompt_versions)
-    key = make_run_key(model=model, prompt_version=prompts.version, schema=label_schema,
-                       passes=passes, temperature=temperature)
-    version = make_source_version(model, prompts.version, label_schema)
-    ids = list(doc_ids) if doc_ids is not None else store.document_ids()
+    prompts = proto.prompts(prompt_versions)
+    prompt_version = proto.prompt_version(prompts)
+    extra = None
+    if proto.name != DEFAULT_PROTOCOL:
+        extra = {"protocol": proto.name, "top_p": top_p, "top_k": top_k or None,
+                 "max_words": max_words}
+    key = make_run_key(model=model, prompt_version=prompt_version, schema=label_schema,
+                       passes=passes, temperature=temperature, extra=extra)
+    version = make_source_version(model, prompt_version, label_schema)
+    ids = reviewable_doc_ids(store, doc_ids, include_reviewed)
     done_before = store.done_doc_ids(KIND, key)
     todo = [i for i in ids if i not in done_before]
-    result = SilverResult(None, key, version, skipped=len(ids) - len(todo))
+    result = SilverResult(None, key, version, skipped=len(ids) - len(todo),
+                          protocol=proto.name)
     if limit is not None:
         todo = todo[:limit]
     result.total = len(todo)
@@ -242,10 +297,11 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
 
     yield Progress(0, len(todo), f"{result.skipped} already done", stats())
     config = {"endpoint": public_endpoint(base_url), "model": model, "passes": passes,
-              "temperature": temperature, "prompts": prompts.version,
+              "temperature": temperature, "prompts": prompt_version, "protocol": proto.name,
+              "top_p": top_p, "top_k": top_k or None, "max_words": max_words,
               "schema": f"{label_schema.name}@{label_schema.version}", "seed": seed,
               "concurrency": concurrency, "window_tokens": window_tokens or DEFAULT_WINDOW_TOKENS,
-              "max_tokens": max_tokens, "max_entities": max_entities,
+              "max_tokens": list(pass_tokens), "max_entities": max_entities,
               "max_retries": max_retries, "timeout": timeout, "source_version": version}
     result.run_id = store.start_run(KIND, config, key)
 
@@ -260,16 +316,22 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
         ok = out.error is None
         with store.transaction() as c:
             if ok:
+                decided = decided_keys(store, out.doc_id)  # never proposed again
                 for p in range(1, passes + 1):
                     src = Source.LLM_PASS1.value if p == 1 else Source.LLM_PASS2.value
-                    store.replace_proposals(out.doc_id, src, out.spans.get(p, []), conn=c)
+                    spans = [sp for sp in out.spans.get(p, [])
+                             if (sp.label, sp.start, sp.end) not in decided]
+                    store.replace_proposals(out.doc_id, src, spans, conn=c)
             add_calls(store, out.calls, conn=c)
+            doc_stats = {"spans": {str(p): len(s) for p, s in out.spans.items()},
+                         "hallucinations": len(out.hallucinations),
+                         "tokens": out.tokens, "calls": len(out.calls)}
+            if out.cut:
+                doc_stats["input_cut"] = out.cut
             store.mark_doc_run(KIND, key, out.doc_id, "done" if ok else "failed",
-                               error=out.error, conn=c, stats={
-                                   "spans": {str(p): len(s) for p, s in out.spans.items()},
-                                   "hallucinations": len(out.hallucinations),
-                                   "tokens": out.tokens, "calls": len(out.calls)})
+                               error=out.error, conn=c, stats=doc_stats)
         result.calls += len(out.calls)
+        result.truncated += int(out.cut is not None)
         result.tokens += out.tokens
         if ok:
             result.done += 1
@@ -290,10 +352,11 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
     async def make_ctx() -> _Ctx:
         client = ChatClient(base_url=base_url, model=model, api_key=api_key, timeout=timeout,
                             max_retries=max_retries, temperature=temperature,
-                            max_tokens=max_tokens, retry_base_delay=retry_base_delay,
-                            semaphore=asyncio.Semaphore(concurrency))
+                            max_tokens=None, retry_base_delay=retry_base_delay,
+                            semaphore=asyncio.Semaphore(concurrency), top_p=top_p,
+                            top_k=top_k or None)
         return _Ctx(client, label_schema, prompts, key, version, passes, seed, window_chars,
-                    max_entities)
+                    max_entities, proto, max_words, pass_tokens)
 
     ctx: _Ctx = lt.call(make_ctx())
     finished: queue.Queue[Future] = queue.Queue()
@@ -357,3 +420,46 @@ def _drain(finished: queue.Queue, write) -> None:
         out = fut.result()
         if out.fatal is None:
             write(out)
+
+
+def review_reasoning(store, doc_id: int, run_key: str | None = None) -> list[dict[str, Any]]:
+    """The review pass's reasoning for a document, read from its pass-2 audit rows (newest
+    run first, or only ``run_key``): ``[{"run_key", "window", "created_at",
+    "false_positives", "reclassifications", "missed_entities"}]``. Empty when no pass 2 of a
+    protocol with reasoning (FineMed) answered for it."""
+    from db.llm_audit import calls
+
+    out: list[dict[str, Any]] = []
+    for row in reversed(calls(store, doc_id=doc_id, run_key=run_key, pass_no=2)):
+        if row.get("error") or not row.get("response"):
+            continue
+        try:
+            content = row["response"]["choices"][0]["message"]["content"]
+            labels = row["request"].get("label_order") or []
+            answer = parse_finemed(content, labels, pass_no=2)
+        except (KeyError, IndexError, TypeError, AnnotatorError):
+            continue
+        if answer.reasoning is None:
+            continue
+        out.append({"run_key": row["run_key"], "window": row["window"],
+                     "created_at": row["created_at"],
+                     **{k: answer.reasoning[k] for k in REASONING_KEYS}})
+    return out
+
+
+_REASONING_TITLES = {"false_positives": "Removed", "reclassifications": "Reclassified",
+                     "missed_entities": "Added"}
+
+
+def review_notes_text(store, doc_id: int) -> str:
+    """The newest review reasoning of a document as a few plain-text lines (what the GUI
+    shows under the span table); empty when there is none."""
+    notes = review_reasoning(store, doc_id)
+    if not notes:
+        return ""
+    newest = [n for n in notes if n["run_key"] == notes[0]["run_key"]]
+    lines = ["LLM review (pass 2):"]
+    for k in REASONING_KEYS:
+        items = [x for n in sorted(newest, key=lambda n: n["window"]) for x in n[k]]
+        lines.extend(f"{_REASONING_TITLES[k]}: {x}" for x in items)
+    return "\n".join(lines) if len(lines) > 1 else ""

@@ -1,8 +1,16 @@
-"""Medical-entity density, as the FineMed-fr card defines it.
+"""Medical-entity density of a document, by two definitions (``METHODS``).
 
-density(document) = characters covered by the union of its entity spans / characters of the
-document. Overlapping spans (one stretch of text with two labels, nested spans) count once;
-a discontinuous span counts its fragments only. An empty document has no density (``None``).
+- ``union`` (the FineMed-fr card's wording, stored per document): characters covered by the
+  union of its entity spans / characters of the document. Overlapping spans (one stretch of
+  text with two labels, nested spans) count once; a discontinuous span counts its fragments
+  only. Always in [0, 1].
+- ``finemed`` (the FineMed code as published): over the unique extracted strings (across
+  labels), sum ``text.count(string) * len(string)``, divided by the characters of the document.
+  ``str.count`` counts every non-overlapping occurrence of the string, inside other words too
+  and whether or not it was extracted there, and nested strings ("cancer", "cancer du sein")
+  both count, so the value can exceed 1.
+
+An empty document has no density (``None``).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from typing import Any
 from annotator.model import Span
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+METHODS = ("union", "finemed")
 
 
 def covered_chars(spans: Iterable[Span], length: int) -> int:
@@ -42,6 +51,19 @@ def density(length: int, spans: Iterable[Span]) -> float | None:
     return covered_chars(spans, length) / length
 
 
+def span_strings(text: str, spans: Iterable[Span]) -> set[str]:
+    """The unique strings of ``spans`` in ``text`` (each fragment of a discontinuous span)."""
+    return {text[s:e] for sp in spans for s, e in sp.parts if e > s}
+
+
+def finemed_density(text: str, spans: Iterable[Span]) -> float | None:
+    """FineMed's published density: sum over the unique span strings of
+    ``text.count(string) * len(string)``, over ``len(text)``; ``None`` for an empty text."""
+    if not text:
+        return None
+    return sum(text.count(s) * len(s) for s in span_strings(text, spans)) / len(text)
+
+
 def quantile(sorted_values: Sequence[float], q: float) -> float:
     """Linear-interpolation quantile (numpy's default) of already sorted values."""
     if not sorted_values:
@@ -54,7 +76,8 @@ def quantile(sorted_values: Sequence[float], q: float) -> float:
 
 def summarize(values: Iterable[float | None], bins: int = 10) -> dict[str, Any]:
     """Corpus summary: count, mean, median, min, max, standard deviation, quantiles and a
-    histogram of ``bins`` equal bins over [0, 1] (the last bin includes 1.0). ``None``
+    histogram of ``bins`` equal bins over [0, 1] (the last bin includes 1.0 and any value
+    above 1, also counted as ``above_one``). ``None``
     values (empty documents) are left out and counted as ``missing``."""
     values = list(values)
     vals = sorted(v for v in values if v is not None)
@@ -73,5 +96,6 @@ def summarize(values: Iterable[float | None], bins: int = 10) -> dict[str, Any]:
         "quantiles": {f"p{round(q * 100)}": quantile(vals, q) for q in QUANTILES} if vals else {},
         "histogram": [{"lo": i / bins, "hi": (i + 1) / bins, "count": c}
                       for i, c in enumerate(hist)],
+        "above_one": sum(1 for v in vals if v > 1),  # only the finemed method goes above 1
     }
     return out

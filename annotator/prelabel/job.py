@@ -18,10 +18,11 @@ from typing import Any
 
 from annotator.errors import AnnotatorError
 from annotator.jobs import Job, Progress
+from annotator.lifecycle import decided_keys, reviewable_doc_ids
 from annotator.schemas import load_label_map
 
 from .base import DEFAULT_GLINER2_MODEL, DocPrediction, Prelabeler
-from .density import density, summarize
+from .density import METHODS, density, finemed_density, summarize
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,15 @@ _MODEL_ERRORS = (RuntimeError, ValueError, IndexError, KeyError)
 
 
 def build_prelabeler(store: Any, *, model: str | None = None, backend: str = "gliner2",
-                     threshold: float = 0.5, batch_size: int = 8, window: str = "full",
+                     threshold: float | None = None, batch_size: int = 8, window: str = "full",
                      label_map: str | None = None, device: str = "cpu",
-                     case_insensitive: bool = False, **kw: Any) -> Prelabeler:
-    """The pre-labeler a job runs, configured from the project (schema, accepted spans)."""
+                     case_insensitive: bool = False, descriptions: bool | None = None,
+                     **kw: Any) -> Prelabeler:
+    """The pre-labeler a job runs, configured from the project (schema, accepted spans).
+
+    ``threshold`` and (gliner2) ``descriptions`` left as None take what training recorded
+    next to the model (``annotator.calibrate.PRELABEL_SETTINGS``), else 0.5 and labels with
+    their descriptions."""
     if backend not in BACKENDS:
         raise AnnotatorError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if window not in ("full", "middle"):
@@ -55,14 +61,24 @@ def build_prelabeler(store: Any, *, model: str | None = None, backend: str = "gl
 
         return LexiconPrelabeler.from_store(store, case_insensitive=case_insensitive)
     if backend == "gliner2":
+        from annotator.calibrate import read_settings
+
         from .gliner2_backend import GLiNER2Prelabeler
 
         if schema is None or not schema.labels:
             raise AnnotatorError("the project has no label schema: set one before pre-labeling "
                                  "(its labels and descriptions are the GLiNER2 prompt)")
-        return GLiNER2Prelabeler(model or DEFAULT_GLINER2_MODEL, schema.descriptions(),
+        recorded = read_settings(model) or {}
+        if threshold is None:
+            threshold = recorded.get("threshold", 0.5)
+        if descriptions is None:
+            descriptions = recorded.get("descriptions", True)
+        labels: Any = schema.descriptions() if descriptions else list(schema.keys)
+        return GLiNER2Prelabeler(model or DEFAULT_GLINER2_MODEL, labels,
                                  threshold=threshold, batch_size=batch_size, window=window,
                                  device=device, **kw)
+    if threshold is None:
+        threshold = 0.5
     from .transformers_backend import TransformersPrelabeler
 
     if not model:
@@ -73,21 +89,18 @@ def build_prelabeler(store: Any, *, model: str | None = None, backend: str = "gl
         batch_size=batch_size, window=window, device=device, **kw)
 
 
-def _existing_decisions(store: Any, doc_id: int) -> set[tuple[str, int, int]]:
-    doc = store.get_document(doc_id, span_status=["accepted", "rejected"])
-    return {(sp.label, sp.start, sp.end) for sp in doc.spans}
-
-
 def prelabel_job(store: Any, *, model: str | None = None, backend: str = "gliner2",
-                 threshold: float = 0.5, batch_size: int = 8, window: str = "full",
+                 threshold: float | None = None, batch_size: int = 8, window: str = "full",
                  label_map: str | None = None, device: str = "cpu", limit: int | None = None,
                  doc_ids: Sequence[int] | None = None, case_insensitive: bool = False,
+                 include_reviewed: bool = False, descriptions: bool | None = None,
                  prelabeler: Prelabeler | None = None, **backend_options: Any) -> Job:
     """Pre-label the project's documents not yet done for this configuration.
 
     Spans are stored ``proposed`` under the backend's source; that source's earlier proposals
     on the document are replaced, accepted/rejected spans are never touched, and a proposal
     identical (label, offsets) to a span a person already accepted or rejected is skipped.
+    Reviewed documents are finished work and are left alone unless ``include_reviewed``.
     ``limit`` caps the documents processed by this call. ``backend_options`` go to the
     pre-labeler (``max_tokens``, ``overlap``, ``middle_tokens``, ``aggregation``; gliner2:
     ``quantize="int8"``).
@@ -96,9 +109,9 @@ def prelabel_job(store: Any, *, model: str | None = None, backend: str = "gliner
     pl = prelabeler or build_prelabeler(
         store, model=model, backend=backend, threshold=threshold, batch_size=batch_size,
         window=window, label_map=label_map, device=device, case_insensitive=case_insensitive,
-        **backend_options)
+        descriptions=descriptions, **backend_options)
     run_key = pl.run_key()
-    ids = list(doc_ids) if doc_ids is not None else store.document_ids()
+    ids = reviewable_doc_ids(store, doc_ids, include_reviewed)
     done = store.done_doc_ids(KIND, run_key)
     todo = [i for i in ids if i not in done]
     if limit is not None:
@@ -106,6 +119,8 @@ def prelabel_job(store: Any, *, model: str | None = None, backend: str = "gliner
     totals: dict[str, Any] = {
         "run_key": run_key, "source": pl.source, "source_version": pl.source_version,
         "docs": 0, "already_done": len(ids) - len([i for i in ids if i not in done]),
+        "reviewed_left_alone": (len(doc_ids) if doc_ids is not None
+                                else store.count_documents()) - len(ids),
         "spans": 0, "dropped_misaligned": 0, "repaired": 0, "skipped_existing": 0,
         "unmapped": 0, "windows": 0, "truncated_docs": 0, "failed": 0,
     }
@@ -154,7 +169,7 @@ def _predict_one(pl: Prelabeler, text: str) -> DocPrediction | BaseException:
 
 def _store_prediction(store: Any, run_key: str, doc_id: int, source: str,
                       pred: DocPrediction, totals: dict[str, Any]) -> None:
-    decided = _existing_decisions(store, doc_id)
+    decided = decided_keys(store, doc_id)
     spans = [sp for sp in pred.spans if (sp.label, sp.start, sp.end) not in decided]
     skipped = len(pred.spans) - len(spans)
     stats = {**pred.stats(), "spans": len(spans), "skipped_existing": skipped}
@@ -173,13 +188,20 @@ def _store_prediction(store: Any, run_key: str, doc_id: int, source: str,
 
 def density_job(store: Any, *, recompute: bool = False,
                 statuses: Sequence[str] = DENSITY_STATUSES, sources: Sequence[str] | None = None,
-                batch_size: int = 200) -> Job:
+                batch_size: int = 200, method: str = "union") -> Job:
     """Compute and store the entity density of documents lacking one (all with ``recompute``).
 
     Counted spans: status in ``statuses`` (default accepted + proposed, i.e. everything not
     rejected) and, if given, source in ``sources``. Returns the corpus summary
     (:func:`annotator.prelabel.density.summarize`) over every document of the project.
+    ``method="finemed"`` computes FineMed's published density of every document from its
+    current spans instead; it is reported, not stored (the stored density stays the union's).
     """
+    if method not in METHODS:
+        raise AnnotatorError(f"unknown density method {method!r}; expected one of "
+                             f"{', '.join(METHODS)}")
+    if method == "finemed":
+        return (yield from _finemed_density_job(store, statuses, sources, batch_size))
     summaries = store.document_summaries()
     todo = [s.id for s in summaries if recompute or s.density is None]
     done = 0
@@ -194,5 +216,19 @@ def density_job(store: Any, *, recompute: bool = False,
         done += len(docs)
         yield Progress(done, len(todo), "density")
     values = [s.density for s in store.document_summaries()]
-    return {"computed": done, "statuses": list(statuses), "sources": list(sources or []),
-            **summarize(values)}
+    return {"method": "union", "computed": done, "statuses": list(statuses),
+            "sources": list(sources or []), **summarize(values)}
+
+
+def _finemed_density_job(store: Any, statuses: Sequence[str], sources: Sequence[str] | None,
+                         batch_size: int) -> Job:
+    ids = store.document_ids()
+    values: list[float | None] = []
+    yield Progress(0, len(ids), "density (finemed)")
+    for i in range(0, len(ids), batch_size):
+        docs = store.iter_documents(ids=ids[i:i + batch_size], span_status=list(statuses),
+                                    span_source=list(sources) if sources else None)
+        values.extend(finemed_density(doc.text, doc.spans) for doc in docs)
+        yield Progress(len(values), len(ids), "density (finemed)")
+    return {"method": "finemed", "computed": len(values), "statuses": list(statuses),
+            "sources": list(sources or []), **summarize(values)}

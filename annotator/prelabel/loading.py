@@ -1,7 +1,15 @@
-"""Loading models by hub id or local path, with one clear error when they cannot be found."""
+"""Loading models by hub id or local path, with one clear error when they cannot be found.
+
+Offline first: a hub id is looked up in the local Hugging Face cache before the network. When
+it is not cached and the hub is off (``HF_HUB_OFFLINE=1``) or cannot be reached (one TCP
+connection to the endpoint, ``PROBE_TIMEOUT_S``), the error comes at once instead of after
+the hub client's retries (about 45 s with the default settings).
+"""
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +31,59 @@ def _not_found(model: str, what: str, exc: BaseException | None = None) -> Model
         "cache while the hub is unreachable (offline) or has no such repository")
 
 
+PROBE_TIMEOUT_S = 1.0
+_TRUE = {"1", "on", "yes", "true"}
+
+
+def hub_offline() -> bool:
+    """``HF_HUB_OFFLINE`` (read now, not when huggingface_hub was imported) says offline."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+
+
+def hub_endpoint() -> str:
+    """The hub's URL: ``HF_ENDPOINT`` as set now, else huggingface_hub's default."""
+    env = os.environ.get("HF_ENDPOINT", "").strip()
+    if env:
+        return env.rstrip("/")
+    try:
+        from huggingface_hub import constants
+
+        return str(constants.ENDPOINT).rstrip("/")
+    except ImportError:  # pragma: no cover - huggingface_hub ships with transformers
+        return "https://huggingface.co"
+
+
+def hub_reachable(endpoint: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """One TCP connection to the hub's host and port (no HTTP, no retry)."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(endpoint or hub_endpoint())
+    proxy = next((os.environ[k] for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                                          "all_proxy", "HTTP_PROXY", "http_proxy")
+                  if os.environ.get(k)), None)
+    if proxy and "://" in proxy:  # through a proxy: the proxy is what must answer
+        url = urlsplit(proxy)
+    host = url.hostname
+    if not host:
+        return False
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def cached_snapshot(model: str) -> str | None:
+    """The local folder of hub id ``model`` in the Hugging Face cache, or None."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(repo_id=model, local_files_only=True)
+    except Exception:  # not cached, not a valid repo id, or no huggingface_hub
+        return None
+
+
 def load_model(model: str, what: str, loader: Callable[[str], Any]) -> Any:
     """Call ``loader(model)``; turn 'cannot find/read it' errors into ModelNotFoundError.
 
@@ -42,6 +103,14 @@ def load_model(model: str, what: str, loader: Callable[[str], Any]) -> Any:
             return loader(str(p))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise _not_found(model, what, exc) from exc
+    snapshot = cached_snapshot(model)
+    if snapshot is not None:  # offline first: the cached copy, no request to the hub
+        try:
+            return loader(snapshot)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # an incomplete snapshot: let the hub client fetch what is missing
+    if hub_offline() or not hub_reachable():
+        raise _not_found(model, what)
     try:
         return loader(model)
     except (OSError, HFValidationError, HfHubHTTPError) as exc:

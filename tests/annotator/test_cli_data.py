@@ -19,7 +19,8 @@ def test_import_export_stats_schema(tmp_path, capsys):
     assert stats["documents"] == 3 and stats["spans_by_source"] == {"import": stats["spans"]}
     out = tmp_path / "out"
     assert main(["--db", db, "export", "--format", "gliner2", "--out", str(out),
-                 "--split", "train=0.5,test=0.5", "--descriptions", "--plain-strings"]) == 0
+                 "--split", "train=0.5,test=0.5", "--descriptions", "--plain-strings",
+                 "--review-status", "all"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["test.jsonl", "train.jsonl"]
     rec = json.loads((out / "train.jsonl").read_text().splitlines()[0])
     assert "entity_descriptions" in rec["output"]

@@ -47,7 +47,7 @@ def test_round_trip_keeps_every_entity(store, tmp_path, fmt, path, kw):
     summary = drive(import_job(store, fmt=fmt, path=path, **kw))
     assert summary.spans == sum(len(k) for _, k in before) > 0
     out = tmp_path / f"out{get_format(fmt).ext}"
-    report = drive(export_job(store, fmt=fmt, out=out))
+    report = drive(export_job(store, fmt=fmt, out=out, review_status="all"))
     assert report.dropped == {}
     assert sorted(entities(fmt, out)) == sorted(before)
 
@@ -58,7 +58,7 @@ def test_corona2_edge_cases_kept(store, tmp_path):
     values = [doc.text[s.start:s.end] for s in doc.spans]
     assert "paracétamol " in values and "paracétamol" in values  # trailing space, near-dup
     out = tmp_path / "c.json"
-    drive(export_job(store, fmt="corona2", out=out))
+    drive(export_job(store, fmt="corona2", out=out, review_status="all"))
     raw = out.read_text(encoding="utf-8")
     assert raw.startswith("\n{") and '"human_annotations":[]' in raw
 
@@ -89,8 +89,9 @@ def test_gliner_v1_offsets_and_unaligned_spans_reported(store, tmp_path):
                                                           Span(0, 12, "disease")])
     store.set_schema(load_schema("finemed-fr"))
     store.add_document(doc)
-    report = drive(export_job(store, fmt="gliner", out=tmp_path / "g.json"))
-    assert report.dropped == {"not_on_token_boundaries": 1}
+    report = drive(export_job(store, fmt="gliner", out=tmp_path / "g.json",
+                                review_status="all"))
+    assert report.dropped == {"not_on_word_boundaries": 1}
     rec = json.loads((tmp_path / "g.json").read_text())[0]
     assert rec["tokenized_text"] == ["Hypertension", "artérielle", "."]
     assert rec["ner"] == [[0, 0, "disease"]]
@@ -122,7 +123,7 @@ def test_gliner2_records_load_in_gliner2(tmp_path, store):
 
     drive(import_job(store, fmt="gliner2", path=DATA / "gliner2"))
     out = tmp_path / "g2.jsonl"
-    drive(export_job(store, fmt="gliner2", out=out, descriptions=True))
+    drive(export_job(store, fmt="gliner2", out=out, descriptions=True, review_status="all"))
     for line in out.read_bytes().splitlines():
         ex = InputExample.from_dict(orjson.loads(line))
         assert ex.validate() == []
@@ -139,7 +140,7 @@ def test_csv_locates_all_occurrences_with_word_boundaries(store, tmp_path):
     assert len(il) == 2  # two "il", not the one inside "n'a" / "pédiatre"
     drive(import_job(store, fmt="csv", path=path, add_labels=True))
     out = tmp_path / "o.csv"
-    drive(export_job(store, fmt="csv", out=out))
+    drive(export_job(store, fmt="csv", out=out, review_status="all"))
     assert sorted(entities("csv", out)) == sorted(d for d in docs if d[0])
     bad = tmp_path / "bad.csv"
     bad.write_text("ori_review,minor_col\nBonjour,absent\n", encoding="utf-8")
@@ -154,7 +155,8 @@ def test_conll_bio_reports_what_it_drops(store, tmp_path):
         Span(0, 6, "disease"), Span(0, 20, "disease"), Span(10, 20, "body_part"),
         Span.from_fragments([(0, 6), (14, 20)], "disease"), Span(29, 42, "medical_procedure"),
         Span(1, 6, "disease")]))
-    report = drive(export_job(store, fmt="conll", out=tmp_path / "o.conll"))
+    report = drive(export_job(store, fmt="conll", out=tmp_path / "o.conll",
+                                review_status="all"))
     assert report.dropped == {"overlapping": 2, "discontinuous": 1,
                               "not_on_token_boundaries": 1}
     lines = (tmp_path / "o.conll").read_text().split("\n")

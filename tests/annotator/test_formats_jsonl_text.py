@@ -60,7 +60,7 @@ def test_text_folder_round_trip(store, tmp_path):
     drive(import_job(store, fmt="text", path=src))
     assert sorted(d.name for d in store.iter_documents()) == ["a/one", "two"]
     out = tmp_path / "out"
-    drive(export_job(store, fmt="text", out=out))
+    drive(export_job(store, fmt="text", out=out, review_status="all"))
     for rel in ("a/one.txt", "two.txt"):
         assert (out / rel).read_bytes() == (src / rel).read_bytes()
 

@@ -116,15 +116,16 @@ def _project(store):
 def test_export_filters_and_deterministic_split(store, tmp_path):
     _project(store)
     out = tmp_path / "split"
+    wide = {"status": "accepted,proposed", "review_status": "all"}
     s = drive(export_job(store, fmt="gliner2", out=out, split="train=0.8,dev=0.1,test=0.1",
-                         seed=7))
+                         seed=7, **wide))
     assert {k: v["documents"] for k, v in s.splits.items()} == {"train": 32, "dev": 4,
                                                                "test": 4}
     first = {p.name: p.read_bytes() for p in out.iterdir()}
     drive(export_job(store, fmt="gliner2", out=out, split="train=0.8,dev=0.1,test=0.1",
-                     seed=7))
+                     seed=7, **wide))
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first
-    assert s.spans == 40  # rejected spans left out by default
+    assert s.spans == 40  # rejected spans left out unless asked for
     s = drive(export_job(store, fmt="jsonl", out=tmp_path / "r.jsonl", status="rejected"))
     assert s.spans == 40
     lines = (tmp_path / "r.jsonl").read_bytes().splitlines()
@@ -143,3 +144,40 @@ def test_split_depends_only_on_seed_and_document():
     assert a != assign_splits(hashes, ratios, seed=1)
     assert a.count("train") == 80 and a.count("dev") == 10
     assert dict(zip(hashes, a)) == dict(zip(hashes[::-1], assign_splits(hashes[::-1], ratios)))
+
+
+def test_default_export_is_the_gold_accepted_spans_of_reviewed_documents(store, tmp_path):
+    """Proposals and unreviewed documents never reach an export unless asked for; a reviewed
+    document without an accepted span is a negative example and is exported."""
+    store.set_schema(load_schema("finemed-fr"))
+    texts = ["asthme et toux.", "fièvre et toux.", "rien à signaler.", "toux sèche."]
+    ids = []
+    for i, t in enumerate(texts):
+        ids.append(store.add_document(Document(text=t, name=f"d{i}", spans=[
+            Span(0, t.index(" "), "disease", source="human", status="accepted"),
+            Span(t.index("toux"), t.index("toux") + 4, "disease", source="lexicon",
+                 status="proposed", score=0.5)] if i != 2 else [])))
+    store.set_review_status(ids[0], "reviewed")
+    store.set_review_status(ids[2], "reviewed")  # no span: a negative example
+    store.set_review_status(ids[3], "in_progress")
+    for fmt, name in (("gliner2", "g.jsonl"), ("conll", "c.conll"), ("brat", "b")):
+        s = drive(export_job(store, fmt=fmt, out=tmp_path / name))
+        assert (s.documents, s.spans) == (2, 1), fmt
+        assert s.span_status == ["accepted"] and s.review_status == ["reviewed"]
+    recs = [orjson.loads(x) for x in (tmp_path / "g.jsonl").read_bytes().splitlines()]
+    assert [r["input"] for r in recs] == [texts[0], texts[2]]
+    assert recs[0]["output"]["entities"]["disease"] == [{"text": "asthme", "start": 0,
+                                                          "end": 6}]
+    assert not any(v for k, v in recs[0]["output"]["entities"].items() if k != "disease")
+    # widening is explicit
+    s = drive(export_job(store, fmt="gliner2", out=tmp_path / "w.jsonl",
+                         review_status="reviewed,in_progress", status="accepted,proposed"))
+    assert (s.documents, s.spans) == (3, 4)
+    s = drive(export_job(store, fmt="gliner2", out=tmp_path / "a.jsonl", review_status="all",
+                         status="all"))
+    assert (s.documents, s.spans) == (4, 6)
+    # the lossless jsonl keeps everything by default
+    s = drive(export_job(store, fmt="jsonl", out=tmp_path / "all.jsonl"))
+    assert (s.documents, s.spans) == (4, 6)
+    with pytest.raises(AnnotatorError, match="unknown --review-status"):
+        drive(export_job(store, fmt="gliner2", out=tmp_path / "x.jsonl", review_status="done"))

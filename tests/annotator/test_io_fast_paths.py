@@ -36,7 +36,7 @@ def test_trusted_span_equals_validated_span():
     ({"start": 0, "end": 3, "label": ""}, "empty label"),
     ({"start": 0, "end": 3, "label": "disease", "source": "nope"}, "unknown span source"),
     ({"start": 0, "end": 3, "label": "disease", "status": ["x"]}, "unknown span status"),
-    ({"start": "0", "end": 3, "label": "disease"}, "do not match"),
+    ({"start": "0", "end": 3, "label": "disease"}, "start: must be an integer"),
     ({"start": 0, "end": 3}, "expected an object"),
 ])
 def test_jsonl_parser_still_rejects_bad_spans_with_file_and_line(span, message):
@@ -98,14 +98,17 @@ def _store_with_variety(tmp_path) -> Store:
 @pytest.mark.parametrize("kw", [
     {}, {"descriptions": True}, {"mentions": "strings"}, {"status": "accepted"},
     {"status": "reviewed"}, {"source": "gliner2"}, {"status": "rejected,todo"},
+    {"review_status": "all"}, {"status": "all", "review_status": "todo,reviewed"},
+    {"status": "accepted,proposed", "review_status": "all", "source": "gliner2"},
 ])
 def test_batched_gliner2_export_matches_to_record(tmp_path, kw):
-    from annotator.io import _status_filters
+    from annotator.io import status_filters
 
     store = _store_with_variety(tmp_path)
     out = tmp_path / "out.jsonl"
     summary = drive(export_job(store, fmt="gliner2", out=out, **kw))
-    span_status, review = _status_filters(kw.get("status"), "gliner2")
+    span_status, review = status_filters(kw.get("status"), "gliner2",
+                                         kw.get("review_status"))
     schema = store.get_schema()
     expected, counter = [], Counter()
     for doc in store.iter_documents(review_status=review, span_status=span_status,

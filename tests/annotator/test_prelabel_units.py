@@ -137,13 +137,15 @@ def test_split_tag_and_decode_words():
 def test_lexicon_labels_every_whole_word_occurrence():
     text = ("Insuffisance rénale aiguë. Pas d'insuffisance rénale chronique. "
             "Glande surrénale normale. IRA sur insuffisance rénale aiguë ; rénale.")
-    lex = LexiconPrelabeler({"insuffisance rénale aiguë": "disease", "rénale": "body_part"})
+    lex = LexiconPrelabeler({"insuffisance rénale aiguë": "disease", "rénale": "body_part"},
+                            exact_case=True)
     spans = lex.predict([text])[0]
     got = [(text[s.start:s.end], s.label) for s in spans]
     # the longer entry wins where both match; "rénale" alone is found everywhere else
     assert got == [("rénale", "body_part"), ("rénale", "body_part"),
                    ("insuffisance rénale aiguë", "disease"), ("rénale", "body_part")]
-    # 'Insuffisance' (capital) is only found case-insensitively; 'surrénale' never
+    # with exact case 'Insuffisance' (capital) is only found case-insensitively; 'surrénale'
+    # never
     assert "surrénale" not in {g for g, _ in got}
     ci = LexiconPrelabeler({"insuffisance rénale aiguë": "disease"}, case_insensitive=True)
     got_ci = [text[s.start:s.end] for s in ci.predict([text])[0]]

@@ -147,10 +147,10 @@ def test_cancelled_export_leaves_no_partial_output_and_the_earlier_export(tmp_pa
     out = tmp_path / "exports" / out_name
     with Store(db) as store:
         # an earlier, complete export without the spans: a partial overwrite would show
-        drive(export_job(store, fmt=fmt, out=out, source="llm_pass2"))
+        drive(export_job(store, fmt=fmt, out=out, source="llm_pass2", review_status="all"))
         before = sorted((p.relative_to(out), p.read_bytes()) for p in out.rglob("*")) \
             if out.is_dir() else out.read_bytes()
-        job = export_job(store, fmt=fmt, out=out)
+        job = export_job(store, fmt=fmt, out=out, review_status="all")
         for p in job:
             if 0 < p.done < p.total:  # part of the documents written: cancel
                 job.close()
@@ -179,7 +179,7 @@ def test_export_on_a_full_disk_names_the_file_and_keeps_the_earlier_export(tmp_p
 
     cli = "import sys; from annotator.cli import main; sys.exit(main(sys.argv[1:]))"
     res = subprocess.run([sys.executable, "-c", cli, "--db", db, "export",
-                          "--format", "gliner2", "--out", str(out)],
+                          "--format", "gliner2", "--out", str(out), "--review-status", "all"],
                          preexec_fn=limit, capture_output=True, text=True)
     assert res.returncode == 2, res.stderr
     assert res.stderr.startswith(f"error: cannot write {out}") and "Traceback" not in res.stderr

@@ -50,6 +50,9 @@ def quaero_store(tmp_path) -> Store:
     store = Store(str(tmp_path / "q.sqlite"), "quaero")
     drive(import_job(store, fmt="brat", path=str(QUAERO / "MEDLINE"), schema="quaero"))
     store.import_documents([_emea_slice()])
+    for summary in store.document_summaries():  # the curated corpus: gold where annotated
+        if summary.n_spans:
+            store.set_review_status(summary.id, "reviewed")
     schema = store.get_schema()
     for lab in schema.labels:
         lab.description = ""
@@ -83,14 +86,49 @@ def test_training_raises_f1_and_saved_model_prelabels(quaero_store, tiny_gliner2
     assert info["data_hash"] == res.data_hash and info["params"]["descriptions"] is False
     assert res.made_default and get_default(quaero_store).path == res.out
     assert quaero_store.get_setting(DEFAULT_MODEL_SETTING) == res.out
-    totals = drive(prelabel_job(quaero_store, model=res.out))
+    # the prompt style and threshold were checked on the held-out split and recorded
+    cal = res.calibration
+    assert cal and len(cal["sweep"]) == 9 and not cal["predicts_nothing"]  # no descriptions
+    assert cal["micro_f1"] == max(r["micro_f1"] for r in cal["sweep"])
+    assert round(after, 4) == cal["micro_f1"]  # the new model is scored as it will be used
+    recorded = json.loads((Path(res.out) / "annotator_prelabel.json").read_text("utf-8"))
+    assert (recorded["descriptions"], recorded["threshold"]) == (cal["descriptions"],
+                                                                 cal["threshold"])
+    assert get_default(quaero_store).params["prelabel"] == {
+        "descriptions": cal["descriptions"], "threshold": cal["threshold"]}
+    totals = drive(prelabel_job(quaero_store, model=res.out, include_reviewed=True))
     assert totals["docs"] == 11 and totals["spans"] > 0
+    assert f"threshold={cal['threshold']:g};" in totals["source_version"]
     stored = [s for d in quaero_store.iter_documents(span_source="gliner2") for s in d.spans]
     assert stored and all(s.status == "proposed" for s in stored)
 
 
 def _extract(model, text="Fractionnement d' un homogénat de nerf sciatique de souris ."):
     return model.extract_entities(text, ["ANAT", "LIVB"], threshold=0.0)["entities"]
+
+
+def test_prelabel_uses_the_settings_recorded_with_the_model_unless_told(
+        quaero_store, tiny_gliner2_bert, tmp_path):
+    import shutil
+
+    from annotator.calibrate import Calibration, write_settings
+    from annotator.prelabel.job import build_prelabeler
+
+    model = tmp_path / "trained"
+    shutil.copytree(tiny_gliner2_bert, model)
+    schema = quaero_store.get_schema()
+    for lab in schema.labels:
+        lab.description = f"des {lab.key}"
+    quaero_store.set_schema(schema)
+    plain = build_prelabeler(quaero_store, model=str(model))
+    assert plain.threshold == 0.5 and plain.labels == schema.descriptions()
+    write_settings(model, Calibration(descriptions=False, threshold=0.3, micro_f1=0.4,
+                                      n_docs=3))
+    pl = build_prelabeler(quaero_store, model=str(model))
+    assert pl.threshold == 0.3 and list(pl.labels) == schema.keys
+    assert pl.labels != plain.labels and pl.run_key() != plain.run_key()
+    told = build_prelabeler(quaero_store, model=str(model), threshold=0.7, descriptions=True)
+    assert told.threshold == 0.7 and told.labels == schema.descriptions()
 
 
 def test_count_head_pin(tiny_gliner2_bert):
@@ -187,6 +225,21 @@ def test_gold_documents_and_chunking(quaero_store):
     # every span keeps its surface in its piece
     surfaces = sorted(s.surface(p.text) for p in pieces for s in p.spans)
     assert surfaces == sorted(s.surface(emea.text) for s in emea.spans)
+
+
+def test_gold_documents_are_the_accepted_spans_of_reviewed_documents(quaero_store):
+    gold = gold_documents(quaero_store)
+    first, second = gold[0], gold[1]
+    quaero_store.set_review_status(second.id, "in_progress")
+    quaero_store.add_span(first.id, Span(0, 1, first.spans[0].label, source="lexicon",
+                                         status="proposed", score=0.9))
+    again = gold_documents(quaero_store)
+    assert [d.id for d in again] == [d.id for d in gold if d.id != second.id]
+    assert [(s.start, s.end, s.label) for s in again[0].spans] == [
+        (s.start, s.end, s.label) for s in first.spans]  # the proposal is not gold
+    wide = gold_documents(quaero_store, "accepted,proposed", "all")
+    assert second.id in {d.id for d in wide}
+    assert len(next(d for d in wide if d.id == first.id).spans) == len(first.spans) + 1
 
 
 def test_chunk_never_cuts_inside_a_span():

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from annotator.jobs import drive
+from annotator.llm.request_record import calls_with_bodies
 from annotator.llm.serve import MODEL_NAME
 from annotator.llm.silver import silver_job
 from db import llm_audit
@@ -24,7 +25,7 @@ def test_two_passes_against_real_llama_server(store, llama_server):
     res = drive(silver_job(store, **kw))
     assert res.done + res.failed == 2
     assert res.done >= 1, res.failures  # the grammar keeps even a tiny model's JSON valid
-    calls = llm_audit.calls(store)
+    calls = calls_with_bodies(store)
     for doc_id in ids:
         mine = [c for c in calls if c["doc_id"] == doc_id]
         if doc_id in res.failures:

@@ -9,8 +9,8 @@ import pytest
 from annotator.jobs import drive
 from annotator.llm.client import AuthError
 from annotator.llm.fake_server import INVENTED
+from annotator.llm.request_record import calls_with_bodies
 from annotator.llm.silver import silver_job
-from db import llm_audit
 
 FAST = {"model": "fake", "schema": "finemed-fr", "retry_base_delay": 0.01}
 
@@ -26,7 +26,7 @@ def test_two_passes_grounded_audited_and_rerun_makes_no_call(store, fake_server)
     log = fake_server.log()
     assert len(log) == 8 and res.calls == 8
     for doc in store.iter_documents():
-        calls = llm_audit.calls(store, doc_id=doc.id)
+        calls = calls_with_bodies(store, doc_id=doc.id)
         assert [c["pass_no"] for c in calls] == [1, 2]
         p1_answer = json.loads(calls[0]["response"]["choices"][0]["message"]["content"])
         p2_prompt = calls[1]["request"]["body"]["messages"][1]["content"]
@@ -50,9 +50,9 @@ def test_two_passes_grounded_audited_and_rerun_makes_no_call(store, fake_server)
 
 def test_label_order_recorded_and_differs_across_documents(store, fake_server):
     run(store, fake_server.url, passes=1, seed=7)
-    orders = [tuple(c["request"]["label_order"]) for c in llm_audit.calls(store)]
+    orders = [tuple(c["request"]["label_order"]) for c in calls_with_bodies(store)]
     assert len(set(orders)) > 1
-    for c in llm_audit.calls(store):  # the order used is the one in the prompt
+    for c in calls_with_bodies(store):  # the order used is the one in the prompt
         prompt = c["request"]["body"]["messages"][1]["content"]
         pos = [prompt.index(f"- {k}:") for k in c["request"]["label_order"]]
         assert pos == sorted(pos)
@@ -70,7 +70,7 @@ def test_500_then_success_and_429_retry_after_honoured(store, fake_server):
     # because JSON mode was never accepted (a transient 500 does not downgrade the endpoint)
     assert [r["body"]["response_format"]["type"] for r in log] == [
         "json_schema", "json_object", "json_schema"]
-    call = llm_audit.calls(store, doc_id=1)[0]
+    call = calls_with_bodies(store, doc_id=1)[0]
     assert call["request"]["attempts"] == 2 and call["request"]["mode"] == "json_schema"
     assert "HTTP 500" in call["request"]["retried_errors"][0]
     assert "HTTP 429" in call["request"]["retried_errors"][1]
@@ -85,7 +85,7 @@ def test_broken_json_retried_then_failed_with_reason(store, fake_server):
     assert store.get_document(1).spans == []  # nothing stored for a failed document
     (mark,) = store.doc_runs(1)
     assert mark["status"] == "failed" and "not JSON" in mark["error"]
-    assert llm_audit.calls(store, doc_id=1)[0]["error"].startswith("invalid answer")
+    assert calls_with_bodies(store, doc_id=1)[0]["error"].startswith("invalid answer")
     fake_server.control()
     again = run(store, fake_server.url, doc_ids=[1, 2], max_retries=2, passes=1)
     assert (again.done, again.skipped) == (2, 0)  # the failed document is tried again
@@ -97,7 +97,7 @@ def test_timeout_is_retried(store, fake_server):
     fake_server.control(script=[{"sleep": 2.5}])
     res = run(store, fake_server.url, doc_ids=[1], passes=1, timeout=1)
     assert (res.done, res.failed) == (1, 0)
-    errs = llm_audit.calls(store, doc_id=1)[0]["request"]["retried_errors"]
+    errs = calls_with_bodies(store, doc_id=1)[0]["request"]["retried_errors"]
     assert errs == ["request timed out"]
 
 
@@ -111,7 +111,7 @@ def test_json_schema_rejected_falls_back_to_json_mode_and_remembers(store, fake_
     assert kinds[0] == "json_schema" and kinds.count("json_schema") <= 2
     assert len(kinds) == 8 + kinds.count("json_schema")
     assert set(kinds[4:]) == {"json_object"}
-    for c in llm_audit.calls(store):
+    for c in calls_with_bodies(store):
         assert c["request"]["mode"] == "json_object"
         assert '"enum"' in c["request"]["body"]["messages"][1]["content"]  # schema in prompt
 
@@ -173,7 +173,7 @@ def test_api_key_sent_but_never_stored_or_logged(tmp_path, fr_docs, fake_server,
     for path in tmp_path.iterdir():  # the database file and any journal
         assert secret.encode() not in path.read_bytes()
     with Store(str(db)) as st:  # the retried errors are audited, the quoted key blanked
-        retried = json.dumps([c["request"] for c in llm_audit.calls(st)])
+        retried = json.dumps([c["request"] for c in calls_with_bodies(st)])
     assert "Authorization: Bearer ***" in retried
     assert secret not in caplog.text and secret not in out.out + out.err
 
@@ -189,7 +189,7 @@ def test_error_body_quoting_the_key_is_audited_with_the_key_blanked(store, fake_
     res = run(store, fake_server.url, passes=1, api_key=secret)
     assert res.failed == 4 and res.done == 0
     assert {r["auth"] for r in fake_server.log()} == {f"Bearer {secret}"}
-    failed = [c for c in llm_audit.calls(store) if c["error"]]
+    failed = [c for c in calls_with_bodies(store) if c["error"]]
     assert len(failed) == 4
     for c in failed:
         assert "Authorization: Bearer ***" in c["response"]["error"]["message"]

@@ -133,14 +133,17 @@ def test_compare_view_queue_walks_documents(qtbot, store_factory, conflict_proje
     assert view.current_doc_id == conflict_project["strong"]  # wraps around
 
 
-def test_compare_view_ranks_queue_on_a_worker_thread(qtbot, store_factory, conflict_project):
+def test_compare_view_ranks_queue_on_a_worker_thread_when_shown(qtbot, store_factory,
+                                                                 conflict_project):
+    # issue 11: no "Refresh queue" button; showing the view ranks the queue (worker thread)
     from ui.compare_view import CompareView
 
     view = CompareView(store_factory)
     qtbot.addWidget(view)
-    view.refresh_queue_async()
-    assert not view.queue_button.isEnabled()
+    assert view.queue_list.count() == 0
+    view.show()
+    assert view._queue_job is not None
     qtbot.waitUntil(lambda: view.queue_list.count() == 2, timeout=10_000)
-    qtbot.waitUntil(view.queue_button.isEnabled, timeout=10_000)
+    qtbot.waitUntil(lambda: not view._queue_job.is_running(), timeout=10_000)
     first = view.queue_list.item(0).data(Qt.UserRole)
     assert first == conflict_project["strong"]

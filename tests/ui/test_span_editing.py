@@ -66,54 +66,71 @@ def status_text(w):
 
 
 # ---------------------------------------------------------------- boundaries
+def by_id(path, span_id):
+    """The span ``span_id`` as a second process reads the file now."""
+    from db import Store
+
+    with Store(path) as st:
+        return st.get_span(span_id)
+
+
 def test_alt_right_extends_the_end_of_a_suggestion_by_one_word(window, project, qtbot):
     put_caret(window, HYPER[0] + 2)
     assert window.view.current.source == "gliner2"
+    sid = window.view.current.id
     qtbot.keyClick(window.view, Qt.Key_Right, ALT)
-    sp = spans(project)[("gliner2", "disease")]
+    sp = by_id(project, sid)
     assert TEXT[sp.start:sp.end] == "hypertension artérielle et"
-    # a person's edit of a suggestion keeps its source and score, accepts it, names who
+    # a person's edit of a suggestion is a human decision that remembers the suggestion
     assert (sp.source, sp.score, sp.status, sp.annotator) == (
-        "gliner2", 0.91, "accepted", "dr.test")
+        "human", None, "accepted", "dr.test")
+    origin = sp.meta["derived_from"]
+    assert (origin["source"], origin["score"], origin["start"], origin["end"]) == (
+        "gliner2", 0.91, *HYPER)
     assert window.view.current.id == sp.id  # still the span under the cursor
     undo(qtbot, window)
-    back = spans(project)[("gliner2", "disease")]
-    assert (back.start, back.end, back.status, back.source) == (*HYPER, "proposed", "gliner2")
+    back = by_id(project, sid)
+    assert (back.start, back.end, back.status, back.source, back.score) == (
+        *HYPER, "proposed", "gliner2", 0.91)
+    assert "derived_from" not in back.meta
     redo(qtbot, window)
-    again = spans(project)[("gliner2", "disease")]
-    assert (again.id, again.start, again.end, again.status) == (sp.id, 15, 41, "accepted")
+    again = by_id(project, sid)
+    assert (again.start, again.end, again.status, again.source) == (15, 41, "accepted",
+                                                                     "human")
 
 
 def test_alt_left_shrinks_the_end_and_never_empties_the_span(window, project, qtbot):
     put_caret(window, HYPER[0] + 2)
+    sid = window.view.current.id
     qtbot.keyClick(window.view, Qt.Key_Left, ALT)
-    sp = spans(project)[("gliner2", "disease")]
+    sp = by_id(project, sid)
     assert TEXT[sp.start:sp.end] == "hypertension"
     qtbot.keyClick(window.view, Qt.Key_Left, ALT)  # one word left: nothing left, refused
-    again = spans(project)[("gliner2", "disease")]
+    again = by_id(project, sid)
     assert (again.start, again.end) == (sp.start, sp.end)
     assert "cannot shrink" in status_text(window)
     undo(qtbot, window)
-    assert (spans(project)[("gliner2", "disease")].start,
-            spans(project)[("gliner2", "disease")].end) == HYPER
+    assert (by_id(project, sid).start, by_id(project, sid).end) == HYPER
 
 
 def test_alt_shift_arrows_move_the_start(window, project, qtbot):
     put_caret(window, HYPER[0] + 2)
+    sid = window.view.current.id
     qtbot.keyClick(window.view, Qt.Key_Right, ALT | SHIFT)
-    sp = spans(project)[("gliner2", "disease")]
+    sp = by_id(project, sid)
     assert TEXT[sp.start:sp.end] == "artérielle"
     qtbot.keyClick(window.view, Qt.Key_Right, ALT | SHIFT)  # would empty it: refused
-    assert TEXT[slice(*(lambda s: (s.start, s.end))(spans(project)[("gliner2", "disease")]))
-                ] == "artérielle"
+    sp = by_id(project, sid)
+    assert TEXT[sp.start:sp.end] == "artérielle"
     qtbot.keyClick(window.view, Qt.Key_Left, ALT | SHIFT)
     qtbot.keyClick(window.view, Qt.Key_Left, ALT | SHIFT)  # over the elision: "l'"
-    sp = spans(project)[("gliner2", "disease")]
+    sp = by_id(project, sid)
     assert TEXT[sp.start:sp.end] == "l'hypertension artérielle"
+    assert sp.meta["derived_from"]["start"] == HYPER[0]  # the first origin is kept
     for _ in range(3):
         undo(qtbot, window)
-    sp = spans(project)[("gliner2", "disease")]
-    assert (sp.start, sp.end, sp.status) == (*HYPER, "proposed")
+    sp = by_id(project, sid)
+    assert (sp.start, sp.end, sp.status, sp.source) == (*HYPER, "proposed", "gliner2")
 
 
 def test_editing_a_human_span_records_the_new_annotator(window, project, qtbot):
@@ -239,24 +256,27 @@ def test_mouse_drag_of_the_end_edge_snaps_to_the_word_and_undoes(window, project
     view = window.view
     put_caret(window, HYPER[0] + 2)
     assert view.current.source == "gliner2"
+    sid = view.current.id
     grab = _edge_point(view, HYPER, "end")
     assert view.edge_at(grab) == "end"
     _drag(qtbot, view, grab, _char_point(view, FIEVRE[0] + 3))  # dropped inside "fièvre"
-    sp = spans(project)[("gliner2", "disease")]
+    sp = by_id(project, sid)
     assert TEXT[sp.start:sp.end] == "hypertension artérielle et une fièvre"
-    assert (sp.status, sp.annotator, sp.score) == ("accepted", "dr.test", 0.91)
+    assert (sp.status, sp.annotator, sp.source) == ("accepted", "dr.test", "human")
+    assert sp.meta["derived_from"]["score"] == 0.91
     undo(qtbot, window)
-    back = spans(project)[("gliner2", "disease")]
-    assert (back.start, back.end, back.status) == (*HYPER, "proposed")
+    back = by_id(project, sid)
+    assert (back.start, back.end, back.status, back.score) == (*HYPER, "proposed", 0.91)
 
 
 def test_mouse_drag_of_the_start_edge_with_alt_keeps_the_exact_offset(window, project, qtbot):
     view = window.view
     put_caret(window, HYPER[0] + 2)
+    sid = view.current.id
     grab = _edge_point(view, HYPER, "start")
     assert view.edge_at(grab) == "start"
     _drag(qtbot, view, grab, _char_point(view, HYPER[0] + 5), Qt.KeyboardModifier.AltModifier)
-    sp = spans(project)[("gliner2", "disease")]
+    sp = by_id(project, sid)
     assert (sp.start, sp.end) == (HYPER[0] + 5, HYPER[1])  # "rtension artérielle"
 
 

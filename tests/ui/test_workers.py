@@ -230,4 +230,6 @@ def test_prelabel_dialog_offers_every_backend_and_runs_the_lexicon(qtbot, store,
         pass
     assert handle.state == "finished", handle.error
     (b,) = [d for d in store.iter_documents(span_source="lexicon") if d.name == "b"]
-    assert [(b.text[s.start:s.end], s.status) for s in b.spans] == [("Aspirine", "proposed")]
+    # a capitalised first letter matches by default (issue 12): both occurrences
+    assert [(b.text[s.start:s.end], s.status) for s in b.spans] == [
+        ("aspirine", "proposed"), ("Aspirine", "proposed")]

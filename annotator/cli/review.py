@@ -1,0 +1,97 @@
+"""``review`` sub-commands: bulk decisions for curators and scripts.
+
+``annotator review accept|reject [filters]`` decides proposals in bulk and prints how many;
+``annotator review mark STATUS NAME...`` sets documents' review status. Documents are named
+as ``export --format jsonl`` writes them. Every span decision is an event in the history.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from annotator.cli.common import annotator_name, open_store, print_json
+from annotator.errors import AnnotatorError
+from annotator.model import REVIEW_STATUSES
+
+
+def _csv(value: str | None) -> list[str] | None:
+    items = [v.strip() for v in (value or "").split(",") if v.strip()]
+    return items or None
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("review", help="decide proposals in bulk, mark documents reviewed")
+    rsub = p.add_subparsers(dest="review_command", metavar="{accept,reject,mark}")
+    rsub.required = True
+    for verb, help_ in (("accept", "accept matching proposals"),
+                        ("reject", "reject matching proposals")):
+        d = rsub.add_parser(verb, help=help_)
+        d.add_argument("--source", default=None, help="span sources, comma-separated")
+        d.add_argument("--label", default=None, help="label keys, comma-separated")
+        d.add_argument("--min-score", type=float, default=None,
+                       help="only proposals scored at least this (unscored ones excluded)")
+        d.add_argument("--max-score", type=float, default=None,
+                       help="only proposals scored at most this (unscored ones excluded)")
+        d.add_argument("--doc", action="append", default=None, metavar="NAME",
+                       help="a document name (repeatable); default: every document")
+        d.add_argument("--annotator", dest="annotator_sub", default=None,
+                       help="who decides (default: the global --annotator, else settings)")
+        d.add_argument("--json", action="store_true", help="print the result as JSON")
+        d.set_defaults(func=cmd_decide, decision="accepted" if verb == "accept" else "rejected")
+    m = rsub.add_parser("mark", help="set the review status of documents")
+    m.add_argument("status", choices=REVIEW_STATUSES)
+    m.add_argument("names", nargs="+", metavar="NAME", help="document names")
+    m.add_argument("--annotator", dest="annotator_sub", default=None,
+                   help="who marks them (default: the global --annotator, else settings)")
+    m.add_argument("--json", action="store_true", help="print the result as JSON")
+    m.set_defaults(func=cmd_mark)
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    from db.review_queries import decide_proposals, resolve_document_names
+
+    if (args.min_score is not None and args.max_score is not None
+            and args.min_score > args.max_score):
+        raise AnnotatorError(f"--min-score {args.min_score} is above --max-score "
+                             f"{args.max_score}: nothing could match")
+    who = annotator_name(args)
+    with open_store(args) as store:
+        labels = _csv(args.label)
+        schema = store.get_schema()
+        if labels and schema is not None:
+            unknown = [lab for lab in labels if lab not in schema]
+            if unknown:
+                raise AnnotatorError(f"--label {', '.join(unknown)}: not in schema "
+                                     f"{schema.name!r} (labels: {', '.join(schema.keys)})")
+        doc_ids = None
+        if args.doc:
+            doc_ids = [i for ids in resolve_document_names(store, args.doc).values()
+                       for i in ids]
+        res = decide_proposals(store, args.decision, sources=_csv(args.source), labels=labels,
+                               min_score=args.min_score, max_score=args.max_score,
+                               doc_ids=doc_ids, annotator=who)
+    if args.json:
+        print_json({**res.as_dict(), "annotator": who})
+    else:
+        verb = "accepted" if args.decision == "accepted" else "rejected"
+        print(f"{verb} {res.spans} proposal{'s' if res.spans != 1 else ''} on "
+              f"{res.documents} document{'s' if res.documents != 1 else ''} (as {who})")
+    return 0
+
+
+def cmd_mark(args: argparse.Namespace) -> int:
+    from db.review_queries import mark_documents, resolve_document_names
+
+    who = annotator_name(args)
+    with open_store(args) as store:
+        found = resolve_document_names(store, args.names)
+        ids = [i for v in found.values() for i in v]
+        changed = mark_documents(store, ids, args.status)
+    if args.json:
+        print_json({"status": args.status, "documents": len(ids), "changed": changed,
+                    "annotator": who})
+    else:
+        print(f"marked {len(ids)} document{'s' if len(ids) != 1 else ''} {args.status} "
+              f"({changed} changed, as {who})")
+    return 0
