@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import getpass
 import json
-import logging
 import os
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .model import Span
-
-log = logging.getLogger(__name__)
 
 # characters joining two word characters into one word (compounds: "anti-inflammatoire")
 HYPHENS = frozenset("-\u2010\u2011")
@@ -196,48 +192,13 @@ def next_suggestion(spans: Iterable[Span], pos: int, *, current: Span | None = N
 
 
 def disagreements(spans: Iterable[Span]) -> list[tuple[int, int]]:
-    """Regions ``[start, end)`` where the sources of a document disagree.
+    """Regions ``[start, end)`` where the sources of a document disagree: the full
+    comparison of :func:`annotator.compare.disagreement_regions` over its non-rejected
+    spans."""
+    from .compare import disagreement_regions
 
-    Non-rejected spans are clustered by overlap; a cluster is a disagreement when the sources
-    present in the document do not all hold the same ``(start, end, label)`` set in it (a
-    source with nothing there counts as an empty set). With fewer than two sources there is no
-    disagreement. When ``annotator.compare`` provides ``disagreement_regions(spans)`` (the full
-    comparison), that definition is used instead.
-    """
-    spans = [s for s in spans if s.status != "rejected"]
-    try:  # the full comparison, when written
-        from . import compare  # type: ignore[attr-defined]
-
-        regions = getattr(compare, "disagreement_regions", None)
-        if regions is not None:
-            return [(int(a), int(b)) for a, b in regions(spans)]
-    except ImportError:
-        pass
-    sources = {s.source for s in spans}
-    if len(sources) < 2:
-        return []
-    out: list[tuple[int, int]] = []
-    cluster: list[Span] = []
-    c_end = -1
-
-    def close() -> None:
-        if not cluster:
-            return
-        by_source: dict[str, set] = defaultdict(set)
-        for s in cluster:
-            by_source[s.source].add((s.parts, s.label))
-        sets = [frozenset(by_source.get(src, ())) for src in sources]
-        if any(x != sets[0] for x in sets):
-            out.append((min(s.start for s in cluster), max(s.end for s in cluster)))
-
-    for s in sorted(spans, key=_order):
-        if s.start >= c_end:
-            close()
-            cluster, c_end = [], -1
-        cluster.append(s)
-        c_end = max(c_end, s.end)
-    close()
-    return out
+    return [(int(a), int(b)) for a, b in
+            disagreement_regions([s for s in spans if s.status != "rejected"])]
 
 
 def next_disagreement(spans: Iterable[Span], pos: int, *,
@@ -258,21 +219,11 @@ def _config_file() -> Path:
 
 
 def get_annotator() -> str:
-    """Who is annotating: ``$ANNOTATOR_ANNOTATOR``, else the settings (``annotator.settings``
-    when present, else the identity file written by :func:`set_annotator`), else the login."""
+    """Who is annotating: ``$ANNOTATOR_ANNOTATOR``, else the identity file written by
+    :func:`set_annotator`, else the login."""
     name = os.environ.get("ANNOTATOR_ANNOTATOR")
     if name:
         return name
-    try:
-        from . import settings as _settings  # type: ignore[attr-defined]
-
-        loader = getattr(_settings, "load_settings", None)
-        if loader is not None:
-            name = getattr(loader(), "annotator", None)
-            if name:
-                return str(name)
-    except Exception as exc:  # noqa: BLE001 - settings are optional; identity must not fail
-        log.debug("annotator.settings unusable: %s", exc)
     try:
         name = json.loads(_config_file().read_text(encoding="utf-8")).get("annotator")
     except (OSError, ValueError):

@@ -51,11 +51,8 @@ def seed_sample_project(store: Any) -> SeedResult:
                                    label_map=label_map))
         result.documents += summary.added
         result.imported_spans += summary.spans
-    try:
-        from .prelabel.job import prelabel_job
-    except ImportError as exc:  # pre-labeling not installed: the samples still open
-        result.notes.append(f"no proposals: lexicon pre-labeler unavailable ({exc})")
-        return result
+    from .prelabel.job import prelabel_job
+
     totals = drive(prelabel_job(store, backend="lexicon"))
     result.proposals = int((totals or {}).get("spans", 0))
     return result

@@ -54,13 +54,15 @@ class Answer:
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.DOTALL)
 
 
-def parse_answer(content: str | None, labels: Sequence[str], *,
-                 truncated: bool = False) -> Answer:
-    """Validate a raw answer. Duplicate (text, label) items are kept once, in order."""
+def decode_entities_object(content: str | None, *,
+                           truncated: bool = False) -> tuple[dict[str, Any], list]:
+    """``(object, its "entities" list)`` of a raw answer that must be a JSON object with an
+    ``entities`` list (a Markdown code fence around it is tolerated, as JSON mode often
+    adds one); anything else raises ``InvalidOutputError`` (the call is retried)."""
     if content is None or not content.strip():
         raise InvalidOutputError("empty answer")
     m = _FENCE.match(content)
-    if m:  # tolerate a Markdown code fence around the JSON (common in JSON mode)
+    if m:
         content = m.group(1)
     try:
         data = json.loads(content)
@@ -75,6 +77,13 @@ def parse_answer(content: str | None, labels: Sequence[str], *,
     items = data["entities"]
     if not isinstance(items, list):
         raise InvalidOutputError(f"'entities' is a {type(items).__name__}, not a list")
+    return data, items
+
+
+def parse_answer(content: str | None, labels: Sequence[str], *,
+                 truncated: bool = False) -> Answer:
+    """Validate a raw answer. Duplicate (text, label) items are kept once, in order."""
+    data, items = decode_entities_object(content, truncated=truncated)
     allowed = set(labels)
     out: list[dict[str, str]] = []
     dropped: list[dict[str, Any]] = []

@@ -21,7 +21,7 @@ from typing import Any
 from annotator.model import LabelSchema
 from annotator.schemas import resource_path
 
-from .contract import _FENCE, MAX_TEXT_CHARS, Answer, InvalidOutputError
+from .contract import MAX_TEXT_CHARS, Answer, InvalidOutputError, decode_entities_object
 from .prompts import PromptError, PromptSet, fill
 
 CLASS_GUIDE = "finemed-v1"
@@ -78,24 +78,7 @@ def parse_finemed(content: str | None, labels: Sequence[str], *, pass_no: int,
     """Validate a FineMed answer and flatten it; a wrong top-level structure raises
     ``InvalidOutputError`` (the call is retried), a bad group or string is dropped with its
     reason."""
-    if content is None or not content.strip():
-        raise InvalidOutputError("empty answer")
-    m = _FENCE.match(content)
-    if m:
-        content = m.group(1)
-    try:
-        data = json.loads(content)
-    except json.JSONDecodeError as exc:
-        why = " (answer cut at max_tokens)" if truncated else ""
-        raise InvalidOutputError(
-            f"not JSON{why}: {exc.msg} at char {exc.pos}: {content[:80]!r}") from None
-    if not isinstance(data, dict):
-        raise InvalidOutputError(f"expected a JSON object, got {type(data).__name__}")
-    if "entities" not in data:
-        raise InvalidOutputError(f"no 'entities' key (keys: {sorted(data)[:5]})")
-    groups = data["entities"]
-    if not isinstance(groups, list):
-        raise InvalidOutputError(f"'entities' is a {type(groups).__name__}, not a list")
+    data, groups = decode_entities_object(content, truncated=truncated)
     reasoning = None
     if pass_no == 2:
         raw = data.get("reasoning")
