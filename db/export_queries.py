@@ -217,3 +217,30 @@ def _span_batches_core(store: Store, review, statuses, sources, batch_size: int)
 
 def _marks(values: Sequence) -> str:
     return ", ".join("?" * len(values))
+
+
+def span_counts(store: Store, *, review_status=None, span_status=None,
+                span_source=None) -> dict[tuple[str, str], int]:
+    """``{(label, source): spans}`` after the export filters (document review statuses,
+    span statuses, span sources); ``None`` = no filter on that column."""
+    from sqlalchemy import func
+
+    q = (select(S.c.label, S.c.source, func.count())
+         .select_from(S.join(D, S.c.doc_id == D.c.id))
+         .where(D.c.project_id == store.project_id))
+    for column, values in ((D.c.review_status, review_status), (S.c.status, span_status),
+                           (S.c.source, span_source)):
+        values = _as_list(values)
+        if values:
+            q = q.where(column.in_(values))
+    with store.engine.connect() as c:
+        return {(label, source): int(n)
+                for label, source, n in c.execute(q.group_by(S.c.label, S.c.source))}
+
+
+def project_sources(store: Store) -> list[str]:
+    """The span sources present in the project, sorted."""
+    q = (select(S.c.source).select_from(S.join(D, S.c.doc_id == D.c.id))
+         .where(D.c.project_id == store.project_id).distinct())
+    with store.engine.connect() as c:
+        return sorted(c.execute(q).scalars())

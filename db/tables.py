@@ -112,7 +112,39 @@ class SpanEventRow(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     annotator: Mapped[str | None] = mapped_column(String(200), nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    __table_args__ = (Index("ix_span_events_doc", "doc_id"),)
+    # the bulk decision this event belongs to (migration 0006); None for single edits
+    batch: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    __table_args__ = (Index("ix_span_events_doc", "doc_id"),
+                      Index("ix_span_events_batch", "batch"))
+
+
+class DecisionBatchRow(Base):
+    """One bulk decision (``review accept|reject|mark``, or the undo of one): who, when, what,
+    with its span events (``span_events.batch``) and document changes (``doc_events``)."""
+
+    __tablename__ = "decision_batches"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))  # accepted, rejected, mark:<status>, undo
+    annotator: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    undone_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    __table_args__ = (Index("ix_decision_batches_project", "project_id", "at"),)
+
+
+class DocEventRow(Base):
+    """Append-only history of document review-status changes made by bulk decisions."""
+
+    __tablename__ = "doc_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doc_id: Mapped[int] = mapped_column(Integer)
+    batch: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    before: Mapped[str] = mapped_column(String(20))
+    after: Mapped[str] = mapped_column(String(20))
+    annotator: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (Index("ix_doc_events_batch", "batch"), Index("ix_doc_events_doc", "doc_id"))
 
 
 class DocRunRow(Base):

@@ -113,11 +113,13 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("export", "Export", "annotator.io", "export_job", lambda s: [
         Field("fmt", "Format", "choice", "jsonl", _formats(True)),
         Field("out", "Write to", "save"),
-        Field("split", "Split (e.g. train=0.8,dev=0.1,test=0.1)", "text", ""),
+        Field("split", "Split into a folder (e.g. train=0.8,dev=0.1,test=0.1)", "text", "",
+              tooltip="ratios that sum to 1; 'Write to' is then the folder of the split files"),
     ]),
     JobSpec("train", "Train", "annotator.train", "train_job", lambda s: [
         Field("base_model", "Base model", "dir", s.model),
         Field("out", "Save the model to", "dir"),
+        Field("split", "Split (train, held-out)", "text", "train=0.8,dev=0.1,test=0.1"),
         Field("backend", "Backend", "choice", "gliner2", ("gliner2", "transformers"),
               tooltip="transformers: fine-tune a token classifier on the BIO export"),
         Field("epochs", "Epochs", "int", 3),
@@ -170,8 +172,11 @@ class OptionsDialog(QDialog):
         buttons.button(QDialogButtonBox.Ok).setText("Start")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.buttons = buttons
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        self.body = QVBoxLayout()  # subclasses add their widgets here, above the buttons
+        layout.addLayout(self.body)
         layout.addWidget(buttons)
         self.setMinimumWidth(460)
 
@@ -375,9 +380,21 @@ def start_job(main_window: Any, key: str, options: dict[str, Any]):
     return handle
 
 
-def _ask_and_start(main_window: Any, spec: JobSpec) -> None:
+def options_dialog(main_window: Any, spec: JobSpec) -> OptionsDialog:
+    """The options dialog of job ``spec``: Export and Train also choose which gold they take
+    and show what would be written before starting (``ui.gold_dialog``)."""
     store = getattr(main_window, "store", None)
-    dlg = OptionsDialog(f"{spec.title}…", spec.fields(st.get_settings(store)), main_window)
+    fields = spec.fields(st.get_settings(store))
+    if spec.key in ("export", "train"):
+        from ui.gold_dialog import GoldOptionsDialog
+
+        return GoldOptionsDialog(f"{spec.title}…", fields, spec.key, _db_of(main_window),
+                                 main_window)
+    return OptionsDialog(f"{spec.title}…", fields, main_window)
+
+
+def _ask_and_start(main_window: Any, spec: JobSpec) -> None:
+    dlg = options_dialog(main_window, spec)
     if dlg.exec() == QDialog.DialogCode.Accepted:
         start_job(main_window, spec.key, dlg.values())
 

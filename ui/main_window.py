@@ -194,6 +194,7 @@ class MainWindow(QMainWindow):
             "clear_fragments": self.escape,
             "undo": lambda: self._undo_redo(self.undo_stack.undo),
             "redo": lambda: self._undo_redo(self.undo_stack.redo),
+            "bulk_history": self.show_bulk_history,
             "toggle_rejected": self.toggle_rejected,
             "toggle_tags": self.toggle_tags,
             "toggle_palette": self.toggle_palette,
@@ -227,8 +228,8 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         groups = {
             "&File": ["open_db", "settings", None, "quit"],
-            "&Edit": ["undo", "redo", None, "end_extend", "end_shrink", "start_extend",
-                      "start_shrink", None, "hold_fragment", "clear_fragments"],
+            "&Edit": ["undo", "redo", "bulk_history", None, "end_extend", "end_shrink",
+                      "start_extend", "start_shrink", None, "hold_fragment", "clear_fragments"],
             "&Review": ["accept", "reject", "accept_source", "reject_source", None,
                         "edit_label", "delete_span", None, "reviewed_next", "skip_next",
                         "reopen"],
@@ -252,13 +253,10 @@ class MainWindow(QMainWindow):
         self.label_menu = self.menus["Edit"].addMenu("Apply &label")
 
     def _install_optional(self) -> None:
-        """Parts written by teammates: skipped (logged) while they do not exist yet."""
-        try:
-            from .jobs_actions import install_job_actions
-        except ImportError as exc:
-            log.info("jobs menu not available: %s", exc)
-        else:
-            install_job_actions(self)
+        """The Jobs menu (pre-label, silver, import, export, train)."""
+        from .jobs_actions import install_job_actions
+
+        install_job_actions(self)
 
     # ------------------------------------------------------------------ project / documents
     def load_project(self) -> None:
@@ -912,6 +910,14 @@ class MainWindow(QMainWindow):
             self.show_document(doc_id)
         self.view.set_focus_region((start, end))
         self.activateWindow()
+
+    def show_bulk_history(self) -> None:
+        """Edit > Bulk decisions…: list the project's bulk decisions, undo one."""
+        from ui.bulk_history import BulkHistoryDialog
+
+        dlg = BulkHistoryDialog(self)
+        self._bulk_history = dlg
+        dlg.show()
 
     def show_statistics(self) -> None:
         def build() -> QWidget:

@@ -97,6 +97,9 @@ BINDINGS: tuple[Binding, ...] = (
     # -- undo
     Binding("undo", ("Ctrl+Z",), "Undo", "Edit", "Undo the last edit of this session"),
     Binding("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Edit"),
+    Binding("bulk_history", ("Ctrl+Shift+H",), "Bulk decisions…", "Edit",
+            "The bulk decisions made from the command line (review accept, reject, mark), "
+            "each of which can be undone"),
     # -- view
     Binding("toggle_rejected", ("Ctrl+H",), "Show rejected spans", "View",
             "Show rejected spans struck through"),

@@ -36,7 +36,12 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("export", help="export documents and spans")
     p.add_argument("--format", required=True, choices=FORMAT_NAMES)
-    p.add_argument("--out", required=True, help="output file, or folder (brat, text, --split)")
+    p.add_argument("--out", default=None,
+                   help="output file, or folder (brat, text, --split); required unless "
+                        "--dry-run")
+    p.add_argument("--dry-run", action="store_true",
+                   help="write nothing: say which documents and spans the export takes, per "
+                        "label and source, and what the format cannot carry")
     p.add_argument("--status", default=None,
                    help="span statuses (accepted, proposed, rejected, or all), "
                         "comma-separated; default: accepted (jsonl: all)")
@@ -115,14 +120,25 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from annotator.io import export_job
 
+    options = {"status": args.status, "review_status": args.review_status,
+               "source": args.source, "split": args.split, "seed": args.seed,
+               "descriptions": args.descriptions,
+               "mentions": "strings" if args.plain_strings else "offsets",
+               "writer_options": {"max_words": args.max_words, "max_width": args.max_width}}
+    if args.dry_run:
+        from annotator.gold_preview import preview_job
+
+        with open_store(args) as store:
+            preview = run_job(preview_job(store, fmt=args.format, **options), "counting")
+        if args.json:
+            print_json(preview.as_dict())
+        else:
+            print("\n".join(preview.lines()))
+        return 0
+    if not args.out:
+        raise AnnotatorError("export needs --out (or --dry-run to see what it would write)")
     with open_store(args) as store:
-        summary = run_job(export_job(store, fmt=args.format, out=args.out, status=args.status,
-                                     review_status=args.review_status,
-                                     source=args.source, split=args.split, seed=args.seed,
-                                     descriptions=args.descriptions,
-                                     mentions="strings" if args.plain_strings else "offsets",
-                                     writer_options={"max_words": args.max_words,
-                                                     "max_width": args.max_width}),
+        summary = run_job(export_job(store, fmt=args.format, out=args.out, **options),
                           "export")
     if args.json:
         print_json(summary.as_dict())

@@ -2,7 +2,9 @@
 
 ``annotator review accept|reject [filters]`` decides proposals in bulk and prints how many;
 ``annotator review mark STATUS NAME...`` sets documents' review status. Documents are named
-as ``export --format jsonl`` writes them. Every span decision is an event in the history.
+as ``export --format jsonl`` writes them. Every span decision is an event in the history;
+each call is one batch that ``annotator review history`` lists and ``annotator review undo``
+(or the review desk's Edit > Bulk decisions…) undoes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ def _csv(value: str | None) -> list[str] | None:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("review", help="decide proposals in bulk, mark documents reviewed")
-    rsub = p.add_subparsers(dest="review_command", metavar="{accept,reject,mark}")
+    rsub = p.add_subparsers(dest="review_command",
+                            metavar="{accept,reject,mark,history,undo}")
     rsub.required = True
     for verb, help_ in (("accept", "accept matching proposals"),
                         ("reject", "reject matching proposals")):
@@ -46,6 +49,17 @@ def register(sub: Any) -> None:
                    help="who marks them (default: the global --annotator, else settings)")
     m.add_argument("--json", action="store_true", help="print the result as JSON")
     m.set_defaults(func=cmd_mark)
+    h = rsub.add_parser("history", help="list bulk decisions, newest first")
+    h.add_argument("--limit", type=int, default=20)
+    h.add_argument("--json", action="store_true", help="print the list as JSON")
+    h.set_defaults(func=cmd_history)
+    u = rsub.add_parser("undo", help="undo a bulk decision (default: the newest one)")
+    u.add_argument("batch", nargs="?", default=None,
+                   help="its id, or the start of it, as 'review history' prints it")
+    u.add_argument("--annotator", dest="annotator_sub", default=None,
+                   help="who undoes it (default: the global --annotator, else settings)")
+    u.add_argument("--json", action="store_true", help="print the result as JSON")
+    u.set_defaults(func=cmd_undo)
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
@@ -76,22 +90,57 @@ def cmd_decide(args: argparse.Namespace) -> int:
     else:
         verb = "accepted" if args.decision == "accepted" else "rejected"
         print(f"{verb} {res.spans} proposal{'s' if res.spans != 1 else ''} on "
-              f"{res.documents} document{'s' if res.documents != 1 else ''} (as {who})")
+              f"{res.documents} document{'s' if res.documents != 1 else ''} (as {who})"
+              + (f"; undo with: annotator review undo {res.batch[:8]}" if res.batch else ""))
     return 0
 
 
 def cmd_mark(args: argparse.Namespace) -> int:
-    from db.review_queries import mark_documents, resolve_document_names
+    from db.review_queries import mark_documents_batch, resolve_document_names
 
     who = annotator_name(args)
     with open_store(args) as store:
         found = resolve_document_names(store, args.names)
         ids = [i for v in found.values() for i in v]
-        changed = mark_documents(store, ids, args.status)
+        changed, batch = mark_documents_batch(store, ids, args.status, annotator=who)
     if args.json:
         print_json({"status": args.status, "documents": len(ids), "changed": changed,
-                    "annotator": who})
+                    "annotator": who, "batch": batch})
     else:
         print(f"marked {len(ids)} document{'s' if len(ids) != 1 else ''} {args.status} "
-              f"({changed} changed, as {who})")
+              f"({changed} changed, as {who})"
+              + (f"; undo with: annotator review undo {batch[:8]}" if batch else ""))
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from db.review_queries import list_batches
+
+    with open_store(args) as store:
+        batches = list_batches(store, args.limit)
+    if args.json:
+        print_json([b.as_dict() for b in batches])
+        return 0
+    if not batches:
+        print("no bulk decision yet")
+    for b in batches:
+        undone = f"  (undone by {b.undone_by[:8]})" if b.undone_by else ""
+        print(f"{b.id[:8]}  {b.at:%Y-%m-%d %H:%M:%S}  {b.annotator or '?'}: "
+              f"{b.describe()}{undone}")
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from db.review_queries import undo_batch
+
+    who = annotator_name(args)
+    with open_store(args) as store:
+        res = undo_batch(store, args.batch, annotator=who)
+    if args.json:
+        print_json(res.as_dict())
+    else:
+        print(f"undid {res.batch[:8]}: {res.spans} spans and {res.documents} documents put "
+              f"back (as {who})"
+              + (f"; {res.changed_since} changed since, left as they are"
+                 if res.changed_since else ""))
     return 0

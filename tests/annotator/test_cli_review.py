@@ -53,8 +53,9 @@ def test_accept_by_source_and_min_score_prints_count_and_records_events(tmp_path
     db = _project(tmp_path, capsys)
     assert main(["--db", db, "review", "accept", "--source", "lexicon", "--min-score", "0.5",
                  "--annotator", "alice"]) == 0
-    assert capsys.readouterr().out.strip() == (
-        "accepted 2 proposals on 2 documents (as alice)")
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("accepted 2 proposals on 2 documents (as alice); undo with: "
+                          "annotator review undo ")
     spans = _spans(db)
     accepted = [(s[0], s[1]) for s in spans if s[4] == "accepted"]
     assert accepted == [("a", 0), ("", 0)]  # 0.9 and 0.95; the 0.2 lexicon one stays
@@ -147,3 +148,83 @@ def test_bulk_accept_on_quaero_by_document_names_as_jsonl_exports_them(tmp_path,
             "SELECT DISTINCT d.name FROM spans s JOIN documents d ON d.id = s.doc_id "
             "WHERE s.status = 'accepted'")}
     assert names == {first["name"], second["name"]}
+
+
+def _statuses(db):
+    with sqlite3.connect(db) as c:
+        return {"spans": c.execute("SELECT id, status, annotator FROM spans ORDER BY id")
+                .fetchall(),
+                "docs": c.execute("SELECT id, review_status FROM documents ORDER BY id")
+                .fetchall()}
+
+
+def test_undo_puts_back_spans_and_documents_and_is_recorded(tmp_path, capsys):
+    db = _project(tmp_path, capsys)
+    before = _statuses(db)
+    assert main(["--db", db, "review", "accept", "--source", "gliner2", "--annotator", "bob",
+                 "--json"]) == 0
+    batch = json.loads(capsys.readouterr().out)["batch"]
+    assert _statuses(db) != before
+    assert main(["--db", db, "review", "history", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(b["id"], b["kind"], b["annotator"]) for b in listed] == [
+        (batch, "accepted", "bob")]
+    assert main(["--db", db, "review", "undo", batch[:8], "--annotator", "carol"]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"undid {batch[:8]}: 3 spans and 2 documents put back (as carol)")
+    assert _statuses(db) == before  # statuses, annotators and document statuses
+    with sqlite3.connect(db) as c:  # the undo is in the history too, as carol
+        rows = c.execute("SELECT s.annotator, b.kind FROM span_events s JOIN "
+                         "decision_batches b ON b.id = s.batch ORDER BY s.id").fetchall()
+    assert rows == [("bob", "accepted")] * 3 + [("carol", "undo")] * 3
+    assert main(["--db", db, "review", "undo", batch]) == 2  # not twice
+    assert "already undone" in capsys.readouterr().err
+
+
+def test_undo_leaves_what_changed_after_the_decision(tmp_path, capsys):
+    db = _project(tmp_path, capsys)
+    assert main(["--db", db, "review", "accept", "--source", "lexicon"]) == 0
+    assert main(["--db", db, "review", "reject", "--source", "gliner2"]) == 0
+    assert main(["--db", db, "review", "mark", "reviewed", "a", "b"]) == 0
+    with sqlite3.connect(db) as c:  # a person relabels one of the accepted spans
+        c.execute("UPDATE spans SET label = 'CHEM' WHERE source = 'lexicon' AND start = 0 "
+                  "AND doc_id = (SELECT id FROM documents WHERE name = 'b')")
+    capsys.readouterr()
+    assert main(["--db", db, "review", "undo"]) == 0  # the newest: the mark
+    assert "0 spans and 2 documents put back" in capsys.readouterr().out
+    assert main(["--db", db, "review", "history", "--json"]) == 0
+    lexicon = next(b for b in json.loads(capsys.readouterr().out) if b["kind"] == "accepted")
+    assert main(["--db", db, "review", "undo", lexicon["id"]]) == 0
+    out = capsys.readouterr().out
+    assert "2 spans" in out and "1 changed since, left as they are" in out
+    spans = _spans(db)
+    assert [(s[0], s[2], s[4]) for s in spans if s[3] == "lexicon"] == [
+        ("a", "DISO", "proposed"), ("b", "CHEM", "accepted"), ("", "CHEM", "proposed")]
+    assert {s[4] for s in spans if s[3] == "gliner2"} == {"rejected"}  # not undone
+
+
+def test_undo_without_decisions_says_so(tmp_path, capsys):
+    db = _project(tmp_path, capsys)
+    assert main(["--db", db, "review", "undo"]) == 2
+    assert "no bulk decision to undo" in capsys.readouterr().err
+    assert main(["--db", db, "review", "undo", "ffff"]) == 2
+    assert "no bulk decision 'ffff'" in capsys.readouterr().err
+
+
+def test_export_dry_run_counts_the_gold_and_writes_nothing(tmp_path, capsys):
+    db = _project(tmp_path, capsys)
+    assert main(["--db", db, "review", "accept", "--source", "lexicon"]) == 0
+    assert main(["--db", db, "review", "mark", "reviewed", "a"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "export", "--format", "conll", "--dry-run", "--json"]) == 0
+    preview = json.loads(capsys.readouterr().out)
+    assert (preview["documents"], preview["spans"]) == (1, 1)  # a's accepted lexicon span
+    assert preview["by_label"] == {"DISO": 1} and preview["review_status"] == ["reviewed"]
+    assert main(["--db", db, "export", "--format", "conll", "--dry-run", "--review-status",
+                 "all", "--status", "accepted,proposed"]) == 0
+    out = capsys.readouterr().out
+    assert "Takes every document, spans accepted or proposed." in out
+    assert "3 documents, 6 spans" in out
+    assert not [p for p in tmp_path.iterdir() if p.suffix == ".conll"]
+    assert main(["--db", db, "export", "--format", "conll"]) == 2
+    assert "export needs --out" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from db.tables import Base
 def test_open_applies_migrations_and_pragmas(tmp_path):
     path = tmp_path / "p.sqlite"
     store = Store(str(path))
-    assert current_revision(store.engine) == "0005"
+    assert current_revision(store.engine) == "0006"
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
