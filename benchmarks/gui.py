@@ -2,6 +2,7 @@
 keystroke-to-commit latency. Prints the figures next to the targets.
 
     python benchmarks/gui.py [--db PATH] [--docs 100000] [--keys 200] [--rebuild] [--load N]
+                             [--baseline REV]
 
 Targets (issue 5): open < 1 s, switch < 50 ms, keystroke p95 < 20 ms; (issue 12) keystroke p95
 < 8 ms on ordinary documents on a quiet machine and < 20 ms on the 1,000-span document while
@@ -11,6 +12,10 @@ a busy process competes for the CPUs.
   job's worth of CPU: a pure-Python busy loop at normal priority, what a lexicon or model
   pre-label burns on one core) and run the keystroke measures again; both are printed, in
   one run. The processes are stopped before the script exits.
+
+* ``--baseline REV``: first run the same measures on the code of git revision ``REV`` (a
+  temporary worktree, imported instead of this tree; its own database, as its schema may be
+  older), then on this tree; both reports are printed, one after the other, in one run.
 
 * The database is built once with ``Store.import_documents`` (one bulk transaction) and
   reused while it has the requested number of documents.
@@ -119,7 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--load", type=int, default=0, metavar="N",
                     help="also measure keystrokes with N competing busy processes")
+    ap.add_argument("--baseline", default=None, metavar="REV",
+                    help="measure git revision REV first (the baseline), then this tree")
+    ap.add_argument("--title", default="this tree", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.baseline:
+        run_baseline(args)
 
     from db import Store
 
@@ -237,7 +247,7 @@ def keystrokes(app, win, checker, normal_ids, big_id, n_keys, load_name, results
 def report(app, store, args, t_open, t_store, n_big, big_times, small_times, results) -> None:
     ms = 1000.0
     load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    print(f"\nGUI benchmark ({app.platformName()} platform, {store.count_documents():,} "
+    print(f"\nGUI benchmark, {args.title} ({app.platformName()} platform, {store.count_documents():,} "
           f"documents, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
           f"load average {load})")
     print(f"  open:    {t_open * ms:8.1f} ms  (store {t_store * ms:.1f} ms)   target < 1000 ms  "
@@ -254,6 +264,30 @@ def report(app, store, args, t_open, t_store, n_big, big_times, small_times, res
               f"p50 {pct(lat, 50) * ms:5.1f} ms, p95 {p95 * ms:5.1f} ms, "
               f"max {max(lat) * ms:5.1f} ms   target p95 < {target * ms:.0f} ms  "
               f"{'OK' if p95 < target else 'MISSED'}")
+
+
+def run_baseline(args) -> None:
+    """Run this script on the code of ``args.baseline`` (a temporary git worktree first in
+    the import path), with its own database next to ``--db``."""
+    root = Path(__file__).resolve().parents[1]
+    rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", args.baseline],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="gui-baseline-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(tree), rev],
+                       check=True, capture_output=True)
+        try:
+            cmd = [sys.executable, str(Path(__file__).resolve()),
+                   "--db", str(Path(args.db).with_suffix(f".baseline-{rev}.sqlite")),
+                   "--docs", str(args.docs), "--keys", str(args.keys),
+                   "--switches", str(args.switches), "--load", str(args.load),
+                   "--title", f"baseline {rev}"] + (["--rebuild"] if args.rebuild else [])
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            subprocess.run(cmd, check=True, cwd=tree, env=env)
+        finally:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force",
+                            str(tree)], capture_output=True)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

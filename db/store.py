@@ -176,6 +176,7 @@ class Store:
         self.engine = make_engine(self.url)
         self._writer = write_engine(self.engine)
         self._local = threading.local()  # the write transaction open on this thread
+        self._lengths: dict[int, int] = {}  # doc id -> text length (see _doc_length)
         check_connection(self.engine)
         migrate(self.engine)
         self.project = project
@@ -461,10 +462,19 @@ class Store:
                       .values(density=density))
 
     def _doc_length(self, c: Connection, doc_id: int) -> int:
+        """The document's length (it belongs to this project, or StoreError). Texts never
+        change after import, so lengths are cached; a deleted document's id is never reused
+        (its spans go with it, and a write to it fails on the foreign key)."""
+        n = self._lengths.get(doc_id)
+        if n is not None:
+            return n
         n = c.execute(select(D.c.length).where(D.c.id == doc_id,
                                                D.c.project_id == self.project_id)).scalar()
         if n is None:
             raise StoreError(f"no document {doc_id} in project {self.project!r}")
+        if len(self._lengths) > 10_000:
+            self._lengths.clear()
+        self._lengths[doc_id] = int(n)
         return int(n)
 
     # ------------------------------------------------------------------ spans

@@ -3,8 +3,9 @@
     python docs/make_screenshots.py [--out docs]
 
 Seeds a temporary project with ``annotator.samples.seed_sample_project``, opens the main
-window, the compare view (on the document of the sample with the most disagreement) and the
-statistics view, and saves ``main_window.png``, ``compare_view.png`` and ``stats_view.png``.
+window on a document where sources disagree, then its Compare and Statistics panels (docked
+at the bottom), and saves ``main_window.png``, ``compare_view.png`` and ``stats_view.png``
+(the whole window each time).
 Qt's offscreen platform is used unless ``QT_QPA_PLATFORM`` says otherwise.
 """
 
@@ -56,33 +57,31 @@ def main(argv: list[str] | None = None) -> int:
                default=None)
     focus = best.doc_id if best else ids[0]
 
+    def settle() -> None:
+        for _ in range(8):
+            app.processEvents()
+
     win = MainWindow(store)
-    win.resize(1440, 860)
+    win.resize(1440, 900)
     win.show()
     win.show_document(focus)
-    for _ in range(5):
-        app.processEvents()
+    first = next((sp for sp in win.doc.spans if sp.status == "proposed"), None)
+    if first is not None:  # the status bar then tells what the span under the cursor is
+        win.view.set_current(first)
+    settle()
     win.grab().save(str(out / "main_window.png"))
 
-    from ui.compare_view import CompareView
-    from ui.stats_view import StatsView
-
-    cv = CompareView(lambda: store)
-    cv.resize(1400, 720)
+    # Compare and Statistics are panels docked in the main window (tabs of one area)
+    win.resize(1440, 1000)
+    win.show_compare()
+    cv = win._panels["Compare"]
     cv.disagreement_queue()
     cv.show_document(focus)
-    cv.show()
-    for _ in range(5):
-        app.processEvents()
-    cv.grab().save(str(out / "compare_view.png"))
-
-    sv = StatsView(lambda: store)
-    sv.resize(1400, 820)
-    sv.show()
-    sv.refresh()
-    for _ in range(5):
-        app.processEvents()
-    sv.grab().save(str(out / "stats_view.png"))
+    settle()
+    win.grab().save(str(out / "compare_view.png"))
+    win.show_statistics()
+    settle()
+    win.grab().save(str(out / "stats_view.png"))
     for name in ("main_window", "compare_view", "stats_view"):
         print(out / f"{name}.png")
     win.close()

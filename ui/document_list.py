@@ -54,6 +54,7 @@ class DocumentListModel(QAbstractTableModel):
         self._identity = True  # visible == range(len(rows))
         self.counts: dict[int, dict[str, int]] = {}
         self.pending: dict[int, int] = {}  # doc id -> suggestions left (only when > 0)
+        self._pending_sum = 0  # sum(self.pending.values()), kept up to date
         self.density: dict[int, float | None] = {}  # computed where none is stored
         self.sources: list[str] = []
         self._names: list[str] = self.column_names()
@@ -74,6 +75,7 @@ class DocumentListModel(QAbstractTableModel):
         self.counts = {}
         self.density = {}
         self.pending = proposed_counts(self._store())
+        self._pending_sum = sum(self.pending.values())
         self.sources = list(sources)
         self.endResetModel()
 
@@ -112,6 +114,7 @@ class DocumentListModel(QAbstractTableModel):
             r = self.rows[i]
             self.rows[i] = (r[0], r[1], review_status, *r[3:])
         if pending is not None:
+            self._pending_sum += pending - self.pending.get(doc_id, 0)
             if pending:
                 self.pending[doc_id] = pending
             else:
@@ -169,7 +172,7 @@ class DocumentListModel(QAbstractTableModel):
 
     def pending_total(self) -> int:
         """Suggestions left in the whole project."""
-        return sum(self.pending.values())
+        return self._pending_sum
 
     # ------------------------------------------------------------------ filter / sort
     def apply_filter(self, *, status: str | None = None,

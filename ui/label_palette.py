@@ -18,7 +18,7 @@ from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMenu, QWidget
 
-from annotator.model import LabelSchema
+from annotator.model import Label, LabelSchema
 
 from .shortcuts import BINDINGS, DEFAULT_LABEL_KEYS
 
@@ -112,24 +112,37 @@ class LabelPalette(QListWidget):
     def set_schema(self, schema: LabelSchema | None) -> None:
         self.schema = schema
         self.hotkeys = assign_hotkeys(schema)
+        self.clear()  # new labels: rebuild the items
         self.set_counts({})
 
     def key_of(self, label: str) -> str | None:
         return next((k for k, v in self.hotkeys.items() if v == label), None)
 
     def set_counts(self, counts: dict[str, int]) -> None:
-        """Show the number of (non-rejected) spans per label in the current document."""
+        """Show the number of (non-rejected) spans per label in the current document. Only
+        the items whose text changes are touched (an edit repaints one or two rows)."""
+        if self.schema is not None and self.count() == len(self.schema.labels) and all(
+                self.item(i).data(Qt.ItemDataRole.UserRole) == lab.key
+                for i, lab in enumerate(self.schema.labels)):
+            for i, lab in enumerate(self.schema.labels):
+                text = self._text(lab, counts.get(lab.key, 0))
+                item = self.item(i)
+                if item.text() != text:
+                    item.setText(text)
+            return
         self.clear()
         if self.schema is None:
             return
         for lab in self.schema.labels:
-            key = self.key_of(lab.key)
             n = counts.get(lab.key, 0)
             item = QListWidgetItem(swatch(self.colors().get(lab.key, lab.color)),
-                                   f"{key or ' '}   {lab.name}" + (f"   ({n})" if n else ""))
+                                   self._text(lab, n))
             item.setData(Qt.ItemDataRole.UserRole, lab.key)
             item.setToolTip(lab.description or lab.name)
             self.addItem(item)
+
+    def _text(self, lab: Label, n: int) -> str:
+        return f"{self.key_of(lab.key) or ' '}   {lab.name}" + (f"   ({n})" if n else "")
 
     def colors(self) -> dict[str, str]:
         """``{label key: colour}`` shown: the safe palette (when on and it fits), else the
@@ -150,6 +163,7 @@ class LabelPalette(QListWidget):
 
     def set_safe(self, on: bool) -> None:
         self.safe = bool(on)
+        self.clear()  # new swatches: rebuild the items
         self.set_counts({})
 
     def names(self) -> dict[str, str]:

@@ -99,100 +99,187 @@ class _Outcome:
 
 
 @dataclass
-class _Ctx:
-    client: ChatClient
+class RunSpec:
+    """What makes a silver run, online or through batch files: the protocol and its sampling,
+    the prompts, the label schema, the input cut and windows, and the run key and source
+    version derived from them (``plan_run``)."""
+
+    protocol: Protocol
     schema: LabelSchema
     prompts: PromptSet
-    run_key: str
-    source_version: str
+    prompt_version: str
+    model: str
+    key: str
+    version: str
     passes: int
     seed: int
-    window_chars: int
-    max_entities: int | None
-    protocol: Protocol
+    temperature: float
+    top_p: float | None
+    top_k: int | None
     max_words: int
     max_tokens: tuple[int | None, int | None]
+    window_tokens: int
+    max_entities: int | None
+
+    @property
+    def window_chars(self) -> int:
+        return self.window_tokens * CHARS_PER_TOKEN
+
+    def config(self) -> dict[str, Any]:
+        """The run's parameters as ``runs.config`` records them (``plan_run(**params)`` of
+        ``config_params`` gives the same spec back)."""
+        return {"model": self.model, "passes": self.passes, "temperature": self.temperature,
+                "prompts": self.prompt_version, "protocol": self.protocol.name,
+                "top_p": self.top_p, "top_k": self.top_k or None, "max_words": self.max_words,
+                "schema": f"{self.schema.name}@{self.schema.version}", "seed": self.seed,
+                "window_tokens": self.window_tokens, "max_tokens": list(self.max_tokens),
+                "max_entities": self.max_entities, "source_version": self.version}
+
+    def sent(self, text: str) -> tuple[str, dict[str, int] | None]:
+        """``(what is sent of text, what max_words cut or None)``."""
+        end = cut_at_words(text, self.max_words)
+        if end >= len(text):
+            return text, None
+        return text[:end], {"max_words": self.max_words, "sent_chars": end,
+                            "cut_chars": len(text) - end, "total_chars": len(text)}
+
+    def windows(self, sent: str) -> list[tuple[int, int]]:
+        return split_windows(sent, self.window_chars) if sent else []
+
+    def parts(self, doc_id: int, pass_no: int, w: int, bounds: tuple[int, int],
+              pass1: list[dict] | None) -> RequestParts:
+        """The request of one pass over one window (label order shuffled per call)."""
+        order = label_order(self.schema.keys, seed=self.seed, doc_id=doc_id, pass_no=pass_no,
+                            window=w)
+        return RequestParts(self.protocol, self.prompts, self.schema, self.model, pass_no,
+                            tuple(order), tuple(bounds), self.temperature, self.top_p,
+                            self.top_k, self.max_tokens[pass_no - 1], self.max_entities,
+                            pass1_pairs(pass1))
+
+
+def plan_run(store, *, model: str, passes: int = 2, schema: str | LabelSchema | None = None,
+             temperature: float | None = None, top_p: float | None = None,
+             top_k: int | None = None, max_words: int | None = None,
+             max_tokens: int | None = None, protocol: str = DEFAULT_PROTOCOL,
+             prompt_versions: dict[str, str] | None = None, seed: int = 0,
+             window_tokens: int | None = None, max_entities: int | None = None) -> RunSpec:
+    """The run these parameters make (protocol defaults filled in); raises AnnotatorError
+    on values out of range."""
+    if passes not in (1, 2):
+        raise AnnotatorError("--passes must be 1 or 2")
+    proto = get_protocol(protocol)
+    temperature = proto.temperature if temperature is None else float(temperature)
+    top_p = proto.top_p if top_p is None else float(top_p)
+    top_k = proto.top_k if top_k is None else int(top_k)
+    max_words = proto.max_words if max_words is None else int(max_words)
+    if max_words < 0 or (top_k is not None and top_k < 0):
+        raise AnnotatorError("--max-words and --top-k must be 0 or more")
+    pass_tokens = (max_tokens, max_tokens) if max_tokens else tuple(proto.max_tokens)
+    label_schema = _resolve_schema(store, schema)
+    prompts = proto.prompts(prompt_versions)
+    prompt_version = proto.prompt_version(prompts)
+    extra = None
+    if proto.name != DEFAULT_PROTOCOL:
+        extra = {"protocol": proto.name, "top_p": top_p, "top_k": top_k or None,
+                 "max_words": max_words}
+    key = make_run_key(model=model, prompt_version=prompt_version, schema=label_schema,
+                       passes=passes, temperature=temperature, extra=extra)
+    version = make_source_version(model, prompt_version, label_schema)
+    return RunSpec(proto, label_schema, prompts, prompt_version, model, key, version, passes,
+                   seed, temperature, top_p, top_k or None, max_words, pass_tokens,
+                   window_tokens or DEFAULT_WINDOW_TOKENS, max_entities)
+
+
+@dataclass
+class _Ctx:
+    client: ChatClient
+    spec: RunSpec
 
 
 async def _call(ctx: _Ctx, out: _Outcome, text: str, pass_no: int, w: int,
                 bounds: tuple[int, int], pass1: list[dict] | None) -> list[dict]:
     """One pass over one window; appends its audit row and grounded spans to ``out``."""
-    ws, we = bounds
-    chunk = text[ws:we]
-    proto = ctx.protocol
-    order = label_order(ctx.schema.keys, seed=ctx.seed, doc_id=out.doc_id, pass_no=pass_no,
-                        window=w)
-    schema_json = proto.json_schema(pass_no, order, ctx.max_entities)
-
-    def build(mode: str) -> list[dict]:
-        return proto.render(ctx.prompts, pass_no=pass_no, schema=ctx.schema, order=order,
-                            document=chunk, mode=mode, json_schema=schema_json, pass1=pass1)
-
-    parts = RequestParts(proto, ctx.prompts, ctx.schema, ctx.client.model, pass_no,
-                         tuple(order), (ws, we), ctx.client.temperature, ctx.client.top_p,
-                         ctx.client.top_k, ctx.max_tokens[pass_no - 1], ctx.max_entities,
-                         pass1_pairs(pass1))
-
-    def meta(mode: str) -> dict[str, Any]:  # the compact, rebuildable form (request_record)
-        m = parts.record(chunk, mode) | {"endpoint": ctx.client.endpoint}
-        if out.cut:
-            m["input_cut"] = out.cut
-        return m
-
-    row = {"doc_id": out.doc_id, "run_key": ctx.run_key, "pass_no": pass_no, "window": w}
+    spec = ctx.spec
+    chunk = text[bounds[0]:bounds[1]]
+    proto = spec.protocol
+    parts = spec.parts(out.doc_id, pass_no, w, bounds, pass1)
+    schema_json = parts.answer_schema()
+    endpoint = ctx.client.endpoint
     try:
-        res = await ctx.client.complete(build, schema_json, order, parse=proto.parser(pass_no),
-                                        max_tokens=ctx.max_tokens[pass_no - 1],
+        res = await ctx.client.complete(lambda mode: parts.messages(chunk, mode), schema_json,
+                                        list(parts.order), parse=proto.parser(pass_no),
+                                        max_tokens=parts.max_tokens,
                                         schema_name=proto.schema_name(pass_no))
     except LLMError as exc:
         sent_mode = ((exc.request or {}).get("response_format") or {}).get("type", JSON_SCHEMA)
-        out.calls.append(row | {"request": meta(sent_mode) | {"attempts": exc.attempts},
-                                "response": compact_response(exc.response),
-                                "error": exc.reason})
+        out.calls.append(call_row(spec, out, parts, chunk, w, sent_mode, endpoint)
+                         | {"response": compact_response(exc.response), "error": exc.reason})
+        out.calls[-1]["request"]["attempts"] = exc.attempts
         raise
+    return take_answer(spec, out, parts, chunk, w, res, endpoint)
+
+
+def call_row(spec: RunSpec, out: _Outcome, parts: RequestParts, chunk: str, w: int, mode: str,
+             endpoint: str) -> dict[str, Any]:
+    """The audit row of one call (``llm_calls``), without its outcome."""
+    request = parts.record(chunk, mode) | {"endpoint": endpoint}
+    if out.cut:
+        request["input_cut"] = out.cut
+    return {"doc_id": out.doc_id, "run_key": spec.key, "pass_no": parts.pass_no, "window": w,
+            "request": request}
+
+
+def take_answer(spec: RunSpec, out: _Outcome, parts: RequestParts, chunk: str, w: int,
+                res: Any, endpoint: str) -> list[dict]:
+    """Ground a validated answer (``client.CallResult``) of one window, and append its audit
+    row and spans to ``out``; returns the answer's entities (what pass 2 is given). The online
+    client and the batch import both come through here: the same answer gives the same
+    spans."""
+    proto, ws = spec.protocol, parts.window[0]
     g = ground(chunk, res.answer.entities, offset=ws, tolerant=proto.tolerant_grounding,
                folded=FoldedText(chunk) if proto.tolerant_grounding else None)
     halluc = g.hallucinations + [{"item": d["item"], "reason": d["reason"]}
                                  for d in res.answer.dropped]
-    rec = meta(res.mode) | {"attempts": res.attempts}
+    row = call_row(spec, out, parts, chunk, w, res.mode, endpoint)
+    row["request"]["attempts"] = res.attempts
     if res.errors:
-        rec["retried_errors"] = res.errors
-    out.calls.append(row | {"request": rec, "response": compact_response(res.response),
+        row["request"]["retried_errors"] = res.errors
+    out.calls.append(row | {"response": compact_response(res.response),
                             "usage": compact_usage(res.usage), "hallucinations": halluc})
     out.tokens += int(res.usage.get("total_tokens") or 0)
-    out.hallucinations.extend({"doc_id": out.doc_id, "pass": pass_no, **h}
+    out.hallucinations.extend({"doc_id": out.doc_id, "pass": parts.pass_no, **h}
                               for h in g.hallucinations)
-    source = Source.LLM_PASS1 if pass_no == 1 else Source.LLM_PASS2
-    spans = out.spans.setdefault(pass_no, [])
+    source = Source.LLM_PASS1 if parts.pass_no == 1 else Source.LLM_PASS2
+    spans = out.spans.setdefault(parts.pass_no, [])
     for sp in g.spans:
         spans.append(Span(sp.start, sp.end, sp.label, source=source,
-                          source_version=ctx.source_version, status=Status.PROPOSED,
-                          meta={"run_key": ctx.run_key, "match": sp.match}))
+                          source_version=spec.version, status=Status.PROPOSED,
+                          meta={"run_key": spec.key, "match": sp.match}))
     return res.answer.entities
+
+
+def merge_windows(out: _Outcome) -> None:
+    """A span seen in two overlapping windows is kept once; spans in offset order."""
+    for p, spans in out.spans.items():
+        uniq = {(s.start, s.end, s.label): s for s in spans}
+        out.spans[p] = sorted(uniq.values(), key=lambda s: (s.start, s.end, s.label))
 
 
 async def _process(ctx: _Ctx, doc_id: int, text: str) -> _Outcome:
     out = _Outcome(doc_id)
-    sent = cut_at_words(text, ctx.max_words)
-    if sent < len(text):
-        out.cut = {"max_words": ctx.max_words, "sent_chars": sent,
-                   "cut_chars": len(text) - sent, "total_chars": len(text)}
-        text = text[:sent]  # spans can only lie inside what is sent
-    windows = split_windows(text, ctx.window_chars) if text else []
+    text, out.cut = ctx.spec.sent(text)  # spans can only lie inside what is sent
+    windows = ctx.spec.windows(text)
     try:
         p1 = await asyncio.gather(*(_call(ctx, out, text, 1, i, b, None)
                                     for i, b in enumerate(windows)))
-        if ctx.passes >= 2:
+        if ctx.spec.passes >= 2:
             await asyncio.gather(*(_call(ctx, out, text, 2, i, b, p1[i])
                                    for i, b in enumerate(windows)))
     except AuthError as exc:
         out.fatal = exc
     except LLMError as exc:
         out.error = exc.reason
-    # merge windows: a span seen in two overlapping windows is kept once
-    for p, spans in out.spans.items():
-        uniq = {(s.start, s.end, s.label): s for s in spans}
-        out.spans[p] = sorted(uniq.values(), key=lambda s: (s.start, s.end, s.label))
+    merge_windows(out)
     return out
 
 
@@ -259,28 +346,14 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
     """
     from db.llm_audit import add_calls
 
-    if passes not in (1, 2):
-        raise AnnotatorError("--passes must be 1 or 2")
     if concurrency < 1:
         raise AnnotatorError("--concurrency must be at least 1")
-    proto = get_protocol(protocol)
-    temperature = proto.temperature if temperature is None else float(temperature)
-    top_p = proto.top_p if top_p is None else float(top_p)
-    top_k = proto.top_k if top_k is None else int(top_k)
-    max_words = proto.max_words if max_words is None else int(max_words)
-    if max_words < 0 or (top_k is not None and top_k < 0):
-        raise AnnotatorError("--max-words and --top-k must be 0 or more")
-    pass_tokens = (max_tokens, max_tokens) if max_tokens else proto.max_tokens
-    label_schema = _resolve_schema(store, schema)
-    prompts = proto.prompts(prompt_versions)
-    prompt_version = proto.prompt_version(prompts)
-    extra = None
-    if proto.name != DEFAULT_PROTOCOL:
-        extra = {"protocol": proto.name, "top_p": top_p, "top_k": top_k or None,
-                 "max_words": max_words}
-    key = make_run_key(model=model, prompt_version=prompt_version, schema=label_schema,
-                       passes=passes, temperature=temperature, extra=extra)
-    version = make_source_version(model, prompt_version, label_schema)
+    spec = plan_run(store, model=model, passes=passes, schema=schema, temperature=temperature,
+                    top_p=top_p, top_k=top_k, max_words=max_words, max_tokens=max_tokens,
+                    protocol=protocol, prompt_versions=prompt_versions, seed=seed,
+                    window_tokens=window_tokens, max_entities=max_entities)
+    proto, key, version = spec.protocol, spec.key, spec.version
+    temperature, top_p, top_k = spec.temperature, spec.top_p, spec.top_k
     ids = reviewable_doc_ids(store, doc_ids, include_reviewed)
     done_before = store.done_doc_ids(KIND, key)
     todo = [i for i in ids if i not in done_before]
@@ -296,13 +369,8 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
                 "tokens": result.tokens}
 
     yield Progress(0, len(todo), f"{result.skipped} already done", stats())
-    config = {"endpoint": public_endpoint(base_url), "model": model, "passes": passes,
-              "temperature": temperature, "prompts": prompt_version, "protocol": proto.name,
-              "top_p": top_p, "top_k": top_k or None, "max_words": max_words,
-              "schema": f"{label_schema.name}@{label_schema.version}", "seed": seed,
-              "concurrency": concurrency, "window_tokens": window_tokens or DEFAULT_WINDOW_TOKENS,
-              "max_tokens": list(pass_tokens), "max_entities": max_entities,
-              "max_retries": max_retries, "timeout": timeout, "source_version": version}
+    config = {"endpoint": public_endpoint(base_url), **spec.config(), "concurrency": concurrency,
+              "max_retries": max_retries, "timeout": timeout}
     result.run_id = store.start_run(KIND, config, key)
 
     def run_stats() -> dict[str, Any]:
@@ -346,7 +414,6 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
         return result
 
     api_key = api_key or resolve_api_key()
-    window_chars = (window_tokens or DEFAULT_WINDOW_TOKENS) * CHARS_PER_TOKEN
     lt = _LoopThread()
 
     async def make_ctx() -> _Ctx:
@@ -355,8 +422,7 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
                             max_tokens=None, retry_base_delay=retry_base_delay,
                             semaphore=asyncio.Semaphore(concurrency), top_p=top_p,
                             top_k=top_k or None)
-        return _Ctx(client, label_schema, prompts, key, version, passes, seed, window_chars,
-                    max_entities, proto, max_words, pass_tokens)
+        return _Ctx(client, spec)
 
     ctx: _Ctx = lt.call(make_ctx())
     finished: queue.Queue[Future] = queue.Queue()
