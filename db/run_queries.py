@@ -36,3 +36,19 @@ def done_doc_runs(store: Store, doc_ids: Sequence[int]
             for doc_id, kind, run_key, stats, at in c.execute(q):
                 out[doc_id].append((kind, run_key, stats, at))
     return dict(out)
+
+
+def doc_run_marks(store: Store, kind: str, run_key: str, doc_ids: Sequence[int]
+                  ) -> dict[int, tuple[str, dict[str, Any] | None]]:
+    """``{doc_id: (status, stats)}`` of the ``kind``/``run_key`` marks of the given documents
+    (documents without a mark are absent)."""
+    out: dict[int, tuple[str, dict[str, Any] | None]] = {}
+    ids = list(doc_ids)
+    with store.engine.connect() as c:
+        for i in range(0, len(ids), _CHUNK):
+            q = select(DR.c.doc_id, DR.c.status, DR.c.stats).where(
+                DR.c.kind == kind, DR.c.run_key == run_key,
+                DR.c.doc_id.in_(ids[i:i + _CHUNK]))
+            for doc_id, status, stats in c.execute(q):
+                out[doc_id] = (status, stats)
+    return out

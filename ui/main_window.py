@@ -157,6 +157,12 @@ class MainWindow(QMainWindow):
         self.position_info = QLabel(self)
         self.pending_info = QLabel(self)
         self.pending_info.setToolTip("Suggestions (proposed spans) still to accept or reject")
+        # room for a typical count, so that a new count does not re-lay out the status bar
+        # (and repaint all of it) on every keystroke
+        samples = ((self.pending_info, "000 suggestions left here · 000,000 in the project"),
+                   (self.position_info, "000,000 / 000,000"))
+        for label, sample in samples:
+            label.setMinimumWidth(label.fontMetrics().horizontalAdvance(sample) + 8)
         self.who = QLabel(self)
         sb.addWidget(self.span_info, 1)
         sb.addPermanentWidget(self.pending_info)

@@ -125,8 +125,8 @@ class SpanTableModel(QAbstractTableModel):
             return _color(self.colors.get(sp.label, "#dddddd")) if col == 0 else None
         if role == _FOREGROUND:
             return _GREY if sp.status == "rejected" else None
-        if role == _FONT:
-            return _FONTS.get(sp.status, _FONTS["accepted"])
+        if role == _FONT:  # accepted rows keep the view's font (no per-cell font to apply)
+            return None if sp.status == "accepted" else _FONTS.get(sp.status)
         if role == _TOOLTIP:
             return (f"{sp.label} · {sp.source}"
                     + (f" {sp.source_version}" if sp.source_version else "")

@@ -10,20 +10,11 @@ from typing import Any
 from annotator.cli.common import open_store, print_json, run_job
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "silver", help="silver-label documents with an LLM: pass 1 extracts, pass 2 reviews",
-        description="Two-pass LLM annotation through any OpenAI-compatible endpoint (vLLM, "
-                    "Ollama, llama.cpp server, OpenAI). Spans are stored as proposals "
-                    "(llm_pass1 / llm_pass2); documents already done with the same model, "
-                    "prompts and schema are skipped. The API key comes from $OPENAI_API_KEY, "
-                    "--api-key-env NAME, or the OS keyring (service 'medannotator').")
-    p.add_argument("--base-url", required=True, help="endpoint, e.g. http://127.0.0.1:8080/v1")
-    p.add_argument("--model", required=True, help="model name the endpoint serves")
-    p.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """What makes a silver run (shared by ``silver`` and ``silver-batch export``: the same
+    options make the same run key)."""
     p.add_argument("--passes", type=int, choices=(1, 2), default=2)
     p.add_argument("--schema", default=None, help="label schema (default: the project's)")
-    p.add_argument("--limit", type=int, default=None, help="at most N documents this time")
     p.add_argument("--protocol", default="v1", choices=("v1", "finemed"),
                    help="v1 (default): this tool's prompts; finemed: the published FineMed "
                         "two-pass protocol (its prompts, answer shapes and sampling, input "
@@ -38,11 +29,7 @@ def register(sub: Any) -> None:
     p.add_argument("--max-words", type=int, default=None, metavar="N",
                    help="send each document up to the end of its N-th whitespace-separated "
                         "word; 0 = the whole document (default: finemed 200, v1 0)")
-    p.add_argument("--max-retries", type=int, default=3)
-    p.add_argument("--timeout", type=float, default=60.0, help="per request, seconds")
     p.add_argument("--seed", type=int, default=0, help="seed of the label-order shuffle")
-    p.add_argument("--api-key-env", default=None, metavar="NAME",
-                   help="read the API key from this environment variable")
     p.add_argument("--window-tokens", type=int, default=None,
                    help="split documents longer than about this many tokens (default 2000)")
     p.add_argument("--max-tokens", type=int, default=None,
@@ -50,8 +37,60 @@ def register(sub: Any) -> None:
     p.add_argument("--include-reviewed", action="store_true",
                    help="also label reviewed documents (left alone by default); decided spans "
                         "are never touched or proposed again either way")
+
+
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"passes": args.passes, "schema": args.schema, "protocol": args.protocol,
+            "temperature": args.temperature, "top_p": args.top_p, "top_k": args.top_k,
+            "max_words": args.max_words, "seed": args.seed,
+            "window_tokens": args.window_tokens, "max_tokens": args.max_tokens,
+            "include_reviewed": args.include_reviewed}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "silver", help="silver-label documents with an LLM: pass 1 extracts, pass 2 reviews",
+        description="Two-pass LLM annotation through any OpenAI-compatible endpoint (vLLM, "
+                    "Ollama, llama.cpp server, OpenAI). Spans are stored as proposals "
+                    "(llm_pass1 / llm_pass2); documents already done with the same model, "
+                    "prompts and schema are skipped. The API key comes from $OPENAI_API_KEY, "
+                    "--api-key-env NAME, or the OS keyring (service 'medannotator').")
+    p.add_argument("--base-url", required=True, help="endpoint, e.g. http://127.0.0.1:8080/v1")
+    p.add_argument("--model", required=True, help="model name the endpoint serves")
+    p.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
+    p.add_argument("--limit", type=int, default=None, help="at most N documents this time")
+    add_run_options(p)
+    p.add_argument("--max-retries", type=int, default=3)
+    p.add_argument("--timeout", type=float, default=60.0, help="per request, seconds")
+    p.add_argument("--api-key-env", default=None, metavar="NAME",
+                   help="read the API key from this environment variable")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_silver)
+
+    b = sub.add_parser(
+        "silver-batch", help="silver labels through batch files (vLLM run_batch, OpenAI Batch)",
+        description="Write the requests of one pass as OpenAI Batch API lines, run them with "
+                    "an offline engine (python -m vllm.entrypoints.openai.run_batch -i "
+                    "FILE -o OUT --model M, or the OpenAI Batch API), and import the output: "
+                    "the answers are grounded and stored as the online `silver` stores them.")
+    bsub = b.add_subparsers(dest="batch_command", metavar="{export,import}")
+    bsub.required = True
+    e = bsub.add_parser("export", help="write the requests of pass 1 or 2")
+    e.add_argument("--pass", dest="pass_no", type=int, choices=(1, 2), required=True,
+                   help="1: extraction; 2: the review of the imported pass-1 answers")
+    e.add_argument("--out", required=True, help="FILE.jsonl (FILE-00001.jsonl… when sharded)")
+    e.add_argument("--model", required=True, help="model name the engine serves")
+    e.add_argument("--limit", type=int, default=None, help="at most N documents this time")
+    e.add_argument("--shard-size", type=int, default=50_000, metavar="N",
+                   help="at most about N requests per file, cut between documents "
+                        "(default 50,000, the OpenAI Batch API's limit)")
+    add_run_options(e)
+    e.add_argument("--json", action="store_true", help="print the result as JSON")
+    e.set_defaults(func=cmd_batch_export)
+    i = bsub.add_parser("import", help="store the answers of batch output files")
+    i.add_argument("files", nargs="+", metavar="FILE.jsonl")
+    i.add_argument("--json", action="store_true", help="print the result as JSON")
+    i.set_defaults(func=cmd_batch_import)
 
     s = sub.add_parser(
         "llm-serve", help="offline demo LLM server (tiny SmolLM2: plumbing only, not labels)",
@@ -72,12 +111,8 @@ def cmd_silver(args: argparse.Namespace) -> int:
     key = resolve_api_key(env_name=args.api_key_env)
     store = open_store(args)
     job = silver_job(store, base_url=args.base_url, model=args.model, api_key=key,
-                     passes=args.passes, concurrency=args.concurrency, schema=args.schema,
-                     limit=args.limit, temperature=args.temperature,
-                     max_retries=args.max_retries, timeout=args.timeout, seed=args.seed,
-                     window_tokens=args.window_tokens, max_tokens=args.max_tokens,
-                     protocol=args.protocol, top_p=args.top_p, top_k=args.top_k,
-                     max_words=args.max_words, include_reviewed=args.include_reviewed)
+                     concurrency=args.concurrency, limit=args.limit,
+                     max_retries=args.max_retries, timeout=args.timeout, **run_options(args))
     res = run_job(job, "silver")
     if args.json:
         print_json(res.to_dict())
@@ -86,6 +121,42 @@ def cmd_silver(args: argparse.Namespace) -> int:
               f"done), {res.hallucinations} hallucinations dropped, {res.truncated} cut at "
               f"--max-words, {res.tokens} tokens, {res.calls} calls; protocol "
               f"{res.protocol}, run {res.run_id} key {res.run_key}")
+        for doc_id, why in list(res.failures.items())[:10]:
+            print(f"  document {doc_id} failed: {why}", file=sys.stderr)
+    return 1 if res.failed else 0
+
+
+def cmd_batch_export(args: argparse.Namespace) -> int:
+    from annotator.llm.batch import batch_export_job
+
+    with open_store(args) as store:
+        res = run_job(batch_export_job(store, pass_no=args.pass_no, out=args.out,
+                                       model=args.model, limit=args.limit,
+                                       shard_size=args.shard_size, **run_options(args)),
+                      "export")
+    if args.json:
+        print_json(res.as_dict())
+    else:
+        print(f"pass {res.pass_no}: {res.requests} requests for {res.documents} documents "
+              f"in {len(res.files)} file{'s' if len(res.files) != 1 else ''}; "
+              f"{res.skipped} skipped (done, or waiting for another pass); run {res.run_key}")
+        for f in res.files:
+            print(f"  {f}")
+    return 0
+
+
+def cmd_batch_import(args: argparse.Namespace) -> int:
+    from annotator.llm.batch import batch_import_job
+
+    with open_store(args) as store:
+        res = run_job(batch_import_job(store, paths=args.files), "import")
+    if args.json:
+        print_json(res.as_dict())
+    else:
+        print(f"{res.lines} lines: {res.done} documents stored ({res.spans} spans), "
+              f"{res.pass1_done} waiting for pass 2, {res.failed} failed, {res.already} "
+              f"imported before (unchanged), {res.incomplete} incomplete (lines missing), "
+              f"{res.hallucinations} hallucinations dropped")
         for doc_id, why in list(res.failures.items())[:10]:
             print(f"  document {doc_id} failed: {why}", file=sys.stderr)
     return 1 if res.failed else 0

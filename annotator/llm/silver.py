@@ -283,6 +283,34 @@ async def _process(ctx: _Ctx, doc_id: int, text: str) -> _Outcome:
     return out
 
 
+def store_outcome(store, spec: RunSpec, out: _Outcome, *, mark: tuple[str, str] | None = None,
+                  spans: bool = True, extra_stats: dict[str, Any] | None = None) -> None:
+    """Write one document's outcome in ONE transaction: unless it failed, its spans of every
+    pass in ``out.spans`` (never a decided (label, span)), then its audit rows and its doc-run
+    mark (``mark`` = (kind, run key); default the run's ``silver`` mark). ``spans`` False
+    keeps the spans for later (the batch import's pass 1 of a two-pass run)."""
+    from db.llm_audit import add_calls
+
+    ok = out.error is None
+    kind, key = mark or (KIND, spec.key)
+    with store.transaction() as c:
+        if ok and spans:
+            decided = decided_keys(store, out.doc_id)  # never proposed again
+            for p in range(1, spec.passes + 1):
+                src = Source.LLM_PASS1.value if p == 1 else Source.LLM_PASS2.value
+                keep = [sp for sp in out.spans.get(p, [])
+                        if (sp.label, sp.start, sp.end) not in decided]
+                store.replace_proposals(out.doc_id, src, keep, conn=c)
+        add_calls(store, out.calls, conn=c)
+        doc_stats = {"spans": {str(p): len(s) for p, s in out.spans.items()},
+                     "hallucinations": len(out.hallucinations),
+                     "tokens": out.tokens, "calls": len(out.calls), **(extra_stats or {})}
+        if out.cut:
+            doc_stats["input_cut"] = out.cut
+        store.mark_doc_run(kind, key, out.doc_id, "done" if ok else "failed",
+                           error=out.error, conn=c, stats=doc_stats)
+
+
 class _LoopThread:
     """An asyncio event loop running in a daemon thread."""
 
@@ -344,8 +372,6 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
     characters (x4); a text that fits is sent whole. ``max_entities`` adds ``maxItems`` to the
     v1 answer schema. ``api_key`` defaults to ``keys.resolve_api_key()``.
     """
-    from db.llm_audit import add_calls
-
     if concurrency < 1:
         raise AnnotatorError("--concurrency must be at least 1")
     spec = plan_run(store, model=model, passes=passes, schema=schema, temperature=temperature,
@@ -382,22 +408,7 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
 
     def write(out: _Outcome) -> None:
         ok = out.error is None
-        with store.transaction() as c:
-            if ok:
-                decided = decided_keys(store, out.doc_id)  # never proposed again
-                for p in range(1, passes + 1):
-                    src = Source.LLM_PASS1.value if p == 1 else Source.LLM_PASS2.value
-                    spans = [sp for sp in out.spans.get(p, [])
-                             if (sp.label, sp.start, sp.end) not in decided]
-                    store.replace_proposals(out.doc_id, src, spans, conn=c)
-            add_calls(store, out.calls, conn=c)
-            doc_stats = {"spans": {str(p): len(s) for p, s in out.spans.items()},
-                         "hallucinations": len(out.hallucinations),
-                         "tokens": out.tokens, "calls": len(out.calls)}
-            if out.cut:
-                doc_stats["input_cut"] = out.cut
-            store.mark_doc_run(KIND, key, out.doc_id, "done" if ok else "failed",
-                               error=out.error, conn=c, stats=doc_stats)
+        store_outcome(store, spec, out)
         result.calls += len(out.calls)
         result.truncated += int(out.cut is not None)
         result.tokens += out.tokens
