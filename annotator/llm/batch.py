@@ -50,6 +50,7 @@ from .silver import (
     call_row,
     merge_windows,
     plan_run,
+    span_meta,
     store_outcome,
     take_answer,
 )
@@ -232,31 +233,60 @@ class _ShardWriter:
 
 
 # ---------------------------------------------------------------------------- import
-def _read_lines(paths: list[Path]) -> dict[tuple[str, int, int], dict[int, tuple[dict, str]]]:
-    """``{(run key, doc, pass): {window: (line, "file:line")}}``; bad lines raise
-    ``FormatError`` naming the file and line, before anything is stored."""
-    groups: dict[tuple[str, int, int], dict[int, tuple[dict, str]]] = defaultdict(dict)
-    for path in paths:
+_Where = tuple  # (file index, byte offset, byte length, "file:line")
+
+
+def _index_lines(paths: list[Path]) -> dict[tuple[str, int, int], dict[int, _Where]]:
+    """``{(run key, doc, pass): {window: (file index, offset, length, "file:line")}}``.
+
+    Every line is parsed once here, so that a bad one raises ``FormatError`` naming its file
+    and line before anything is stored; only its place is kept (the answers are read again,
+    a document at a time: memory stays small on files of 100k answers, whose lines an
+    engine may write in any order)."""
+    groups: dict[tuple[str, int, int], dict[int, _Where]] = defaultdict(dict)
+    for f, path in enumerate(paths):
         try:
-            raw = path.read_bytes()
+            fh = open(path, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
             raise AnnotatorError(f"cannot read {path}: {exc.strerror or exc}") from None
-        for n, line in enumerate(raw.splitlines(), 1):
-            where = f"{path}:{n}"
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise FormatError(f"{where}: not a JSON line ({exc})") from None
-            if not isinstance(obj, dict) or "custom_id" not in obj:
-                raise FormatError(f"{where}: a batch output line needs a custom_id")
-            if "body" in obj and "response" not in obj:
-                raise FormatError(f"{where}: this is a request line (the export); import the "
-                                  "output the batch engine wrote for it")
-            key, doc, pass_no, window = _parse_custom_id(obj["custom_id"], where)
-            groups[(key, doc, pass_no)][window] = (obj, where)
+        with fh:
+            offset = 0
+            for n, line in enumerate(fh, 1):
+                start, offset = offset, offset + len(line)
+                where = f"{path}:{n}"
+                if not line.strip():
+                    continue
+                try:
+                    obj = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    raise FormatError(f"{where}: not a JSON line ({exc})") from None
+                if not isinstance(obj, dict) or "custom_id" not in obj:
+                    raise FormatError(f"{where}: a batch output line needs a custom_id")
+                if "body" in obj and "response" not in obj:
+                    raise FormatError(f"{where}: this is a request line (the export); import "
+                                      "the output the batch engine wrote for it")
+                key, doc, pass_no, window = _parse_custom_id(obj["custom_id"], where)
+                groups[(key, doc, pass_no)][window] = (f, start, len(line), where)
     return groups
+
+
+class _Lines:
+    """Reads the lines ``_index_lines`` found, from files kept open during the import."""
+
+    def __init__(self, paths: list[Path]):
+        self._files = [open(p, "rb") for p in paths]  # noqa: SIM115 - closed in close()
+
+    def load(self, places: dict[int, _Where]) -> dict[int, tuple[dict, str]]:
+        out = {}
+        for w, (f, offset, length, where) in places.items():
+            fh = self._files[f]
+            fh.seek(offset)
+            out[w] = (orjson.loads(fh.read(length)), where)
+        return out
+
+    def close(self) -> None:
+        for fh in self._files:
+            fh.close()
 
 
 def _line_answer(obj: dict) -> tuple[dict | None, str | None]:
@@ -290,13 +320,13 @@ def batch_import_job(store, *, paths: list[str | Path]) -> Job:
     from db.run_queries import doc_run_marks
 
     files = [Path(p) for p in paths]
-    groups = _read_lines(files)
+    groups = _index_lines(files)
     result = BatchImport(files=[str(p) for p in files],
                          lines=sum(len(g) for g in groups.values()))
     specs: dict[str, RunSpec] = {}
-    for (key, _doc, _p), lines in groups.items():
+    for (key, _doc, _p), places in groups.items():
         if key not in specs:  # named in errors: the first line of that run
-            specs[key] = _spec_of(store, key, min(where for _, where in lines.values()))
+            specs[key] = _spec_of(store, key, min(p[3] for p in places.values()))
     order = sorted(groups, key=lambda g: (g[0], g[2], g[1]))
     yield Progress(0, len(order), f"{result.lines} lines read")
     marks: dict[tuple[str, str], dict[int, tuple[str, dict | None]]] = {}
@@ -305,11 +335,16 @@ def batch_import_job(store, *, paths: list[str | Path]) -> Job:
         marks[(KIND, key)] = doc_run_marks(store, KIND, key, doc_ids)
         marks[(PASS1_KIND, key)] = doc_run_marks(store, PASS1_KIND, key, doc_ids)
     endpoint = "batch " + ", ".join(p.name for p in files)[:200]
-    for n, (key, doc_id, pass_no) in enumerate(order, 1):
-        _import_document(store, specs[key], doc_id, pass_no, groups[(key, doc_id, pass_no)],
-                         marks, endpoint, result)
-        if n % 200 == 0:
-            yield Progress(n, len(order), "storing answers")
+    reader = _Lines(files)
+    try:
+        for n, (key, doc_id, pass_no) in enumerate(order, 1):
+            _import_document(store, specs[key], doc_id, pass_no,
+                             reader.load(groups[(key, doc_id, pass_no)]), marks, endpoint,
+                             result)
+            if n % 200 == 0:
+                yield Progress(n, len(order), "storing answers")
+    finally:
+        reader.close()
     yield Progress(len(order), len(order), "done")
     return result
 
@@ -366,7 +401,7 @@ def _import_document(store, spec: RunSpec, doc_id: int, pass_no: int,
     prior = (answered[1] or {}) if pass_no == 2 else {}
     if pass_no == 2:  # pass 1's spans and counts, kept at its import
         out.spans[1] = [Span(s, e, lab, source=Source.LLM_PASS1, source_version=spec.version,
-                             status=Status.PROPOSED, meta={"run_key": spec.key, "match": m})
+                             status=Status.PROPOSED, meta=span_meta(m))
                         for s, e, lab, m in prior.get("pass1_spans", [])]
         out.tokens = int(prior.get("tokens", 0))
         out.hallucinations = list(prior.get("pass1_hallucinations", []))

@@ -2,14 +2,20 @@
 
 A call's request body is several kilobytes (prompts, label guide, JSON schema), almost all of it
 fixed by the run. The audit row (``llm_calls.request``) keeps only what varies, with the names of
-what does not (format ``"v": 2``)::
+what does not (format ``"v": 3``)::
 
-    {"v": 2, "protocol", "prompts" (prompt version with its digest), "schema" (name@version),
+    {"v": 3, "protocol", "prompts" (prompt version with its digest), "schema" (name@version),
      "model", "sampling" {"temperature", "top_p"?, "top_k"?, "max_tokens"?}, "max_entities"?,
-     "label_order", "window" [start, end] (into the document text as stored), "text_sha"
-     (digest of the text sent), "mode" (json_schema | json_object), "pass1"? (pass 2: the
-     pass-1 entities it was given, as [text, label] pairs), "endpoint", "attempts",
-     "retried_errors"?, "input_cut"?, "batch"? (batch export: {"run", "passes"})}
+     "label_order" (indices into the schema's keys; format 2: the keys), "window" [start, end]
+     (into the document text as stored), "text_sha" (digest of the text sent), "mode"
+     (json_schema | json_object), "pass1"? (pass 2: the pass-1 entities it was given, as
+     [text, label] pairs), "endpoint"? (batch imports: the files; an online call's endpoint
+     is in its run's config), "attempts", "retried_errors"?, "input_cut"?}
+
+The response keeps what the server sent, less null fields, empty lists, the usage block (a
+column of its own) and the fields every chat completion has with the same value ("object",
+a choice's "index", the message's "role"). A span keeps how its text was found only when
+not exactly (``silver.span_meta``).
 
 ``rebuild_body(store, row)`` renders the same prompt files, label schema, document window and
 pass-1 entities through the same functions as the online client (``client.chat_body``), so the
@@ -32,7 +38,8 @@ from .client import chat_body
 from .prompts import PromptSet
 from .protocols import Protocol, get_protocol
 
-FORMAT = 2
+FORMAT = 3  # 3: label_order as indices into the schema's keys; 2: as the keys
+FORMATS = (2, 3)
 
 
 class RebuildError(AnnotatorError):
@@ -97,7 +104,8 @@ class RequestParts:
             "v": FORMAT, "protocol": self.protocol.name,
             "prompts": self.protocol.prompt_version(self.prompts),
             "schema": f"{self.schema.name}@{self.schema.version}", "model": self.model,
-            "sampling": sampling, "label_order": list(self.order),
+            "sampling": sampling,
+            "label_order": [self.schema.keys.index(k) for k in self.order],
             "window": list(self.window), "text_sha": text_digest(chunk), "mode": mode}
         if self.max_entities is not None:
             rec["max_entities"] = int(self.max_entities)
@@ -147,11 +155,24 @@ def parts_from_record(store, rec: dict[str, Any], pass_no: int) -> RequestParts:
                            f"they are now {now}")
     s = rec.get("sampling") or {}
     pass1 = rec.get("pass1")
-    return RequestParts(proto, prompts, _schema(store, rec["schema"]), rec["model"], pass_no,
-                        tuple(rec["label_order"]), tuple(rec["window"]), s["temperature"],
+    schema = _schema(store, rec["schema"])
+    return RequestParts(proto, prompts, schema, rec["model"], pass_no,
+                        tuple(record_label_order(rec, schema)), tuple(rec["window"]),
+                        s["temperature"],
                         s.get("top_p"), s.get("top_k"), s.get("max_tokens"),
                         rec.get("max_entities"),
                         None if pass1 is None else tuple((t, lab) for t, lab in pass1))
+
+
+def record_label_order(rec: dict[str, Any], schema: LabelSchema | None = None,
+                       store: Any = None) -> list[str]:
+    """The label order of a stored record, as label keys (format 3 stores indices into the
+    keys of its schema, loaded from ``store`` when not given)."""
+    order = rec.get("label_order") or []
+    if not order or isinstance(order[0], str):
+        return list(order)
+    schema = schema or _schema(store, rec["schema"])
+    return [schema.keys[i] for i in order]
 
 
 def window_text(store, doc_id: int, rec: dict[str, Any]) -> str:
@@ -169,7 +190,7 @@ def window_text(store, doc_id: int, rec: dict[str, Any]) -> str:
 def rebuild_body(store, row: dict[str, Any]) -> dict[str, Any]:
     """The exact JSON body of an audited call (``db.llm_audit.calls`` row)."""
     rec = row["request"] or {}
-    if rec.get("v") != FORMAT:
+    if rec.get("v") not in FORMATS:
         if "body" in rec:  # rows written before the compact format keep the whole body
             return rec["body"]
         raise RebuildError(f"llm_calls row {row.get('id')}: no request recorded")
@@ -183,7 +204,10 @@ def calls_with_bodies(store, **filters: Any) -> list[dict[str, Any]]:
 
     rows = calls(store, **filters)
     for row in rows:
-        row["request"] = dict(row["request"] or {}, body=rebuild_body(store, row))
+        rec = row["request"] or {}
+        row["request"] = dict(rec, body=rebuild_body(store, row))
+        if rec.get("v") in FORMATS:
+            row["request"]["label_order"] = record_label_order(rec, store=store)
     return rows
 
 
@@ -195,6 +219,16 @@ def compact_response(raw: dict[str, Any] | None) -> dict[str, Any] | None:
     out = _prune(raw)
     if isinstance(out, dict):
         out.pop("usage", None)
+        # the fields every chat completion has with the same value carry nothing
+        if out.get("object") == "chat.completion":
+            del out["object"]
+        for i, choice in enumerate(out.get("choices") or []):
+            if isinstance(choice, dict):
+                if choice.get("index") == i:
+                    del choice["index"]
+                msg = choice.get("message")
+                if isinstance(msg, dict) and msg.get("role") == "assistant":
+                    del msg["role"]
     return out
 
 

@@ -41,7 +41,13 @@ from .grounding import FoldedText, ground
 from .keys import resolve_api_key
 from .prompts import PromptSet, label_order
 from .protocols import DEFAULT_PROTOCOL, Protocol, get_protocol
-from .request_record import RequestParts, compact_response, compact_usage, pass1_pairs
+from .request_record import (
+    RequestParts,
+    compact_response,
+    compact_usage,
+    pass1_pairs,
+    record_label_order,
+)
 from .windows import CHARS_PER_TOKEN, split_windows
 
 log = logging.getLogger(__name__)
@@ -204,7 +210,7 @@ async def _call(ctx: _Ctx, out: _Outcome, text: str, pass_no: int, w: int,
     proto = spec.protocol
     parts = spec.parts(out.doc_id, pass_no, w, bounds, pass1)
     schema_json = parts.answer_schema()
-    endpoint = ctx.client.endpoint
+    endpoint = None  # the run's config records it, once
     try:
         res = await ctx.client.complete(lambda mode: parts.messages(chunk, mode), schema_json,
                                         list(parts.order), parse=proto.parser(pass_no),
@@ -220,9 +226,12 @@ async def _call(ctx: _Ctx, out: _Outcome, text: str, pass_no: int, w: int,
 
 
 def call_row(spec: RunSpec, out: _Outcome, parts: RequestParts, chunk: str, w: int, mode: str,
-             endpoint: str) -> dict[str, Any]:
-    """The audit row of one call (``llm_calls``), without its outcome."""
-    request = parts.record(chunk, mode) | {"endpoint": endpoint}
+             endpoint: str | None) -> dict[str, Any]:
+    """The audit row of one call (``llm_calls``), without its outcome; ``endpoint`` when it
+    is not the run's (batch files)."""
+    request = parts.record(chunk, mode)
+    if endpoint:
+        request["endpoint"] = endpoint
     if out.cut:
         request["input_cut"] = out.cut
     return {"doc_id": out.doc_id, "run_key": spec.key, "pass_no": parts.pass_no, "window": w,
@@ -230,7 +239,7 @@ def call_row(spec: RunSpec, out: _Outcome, parts: RequestParts, chunk: str, w: i
 
 
 def take_answer(spec: RunSpec, out: _Outcome, parts: RequestParts, chunk: str, w: int,
-                res: Any, endpoint: str) -> list[dict]:
+                res: Any, endpoint: str | None) -> list[dict]:
     """Ground a validated answer (``client.CallResult``) of one window, and append its audit
     row and spans to ``out``; returns the answer's entities (what pass 2 is given). The online
     client and the batch import both come through here: the same answer gives the same
@@ -254,8 +263,15 @@ def take_answer(spec: RunSpec, out: _Outcome, parts: RequestParts, chunk: str, w
     for sp in g.spans:
         spans.append(Span(sp.start, sp.end, sp.label, source=source,
                           source_version=spec.version, status=Status.PROPOSED,
-                          meta={"run_key": spec.key, "match": sp.match}))
+                          meta=span_meta(sp.match)))
     return res.answer.entities
+
+
+def span_meta(match: str | None) -> dict[str, Any]:
+    """A silver span's metadata: how its text was found, when not exactly. (The run is told
+    by ``source_version`` and the document's doc-run mark, not repeated on every span: the
+    audit stays within 3 KB per call.)"""
+    return {} if match in (None, "exact") else {"match": match}
 
 
 def merge_windows(out: _Outcome) -> None:
@@ -512,7 +528,7 @@ def review_reasoning(store, doc_id: int, run_key: str | None = None) -> list[dic
             continue
         try:
             content = row["response"]["choices"][0]["message"]["content"]
-            labels = row["request"].get("label_order") or []
+            labels = record_label_order(row["request"], store=store)
             answer = parse_finemed(content, labels, pass_no=2)
         except (KeyError, IndexError, TypeError, AnnotatorError):
             continue

@@ -79,8 +79,6 @@ def test_changed_prompt_is_reported_not_rebuilt_wrong(store, fake_server):
         rebuild_body(store, row)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 4 unfinished: ~3.6 KB per call measured "
-                   "(spans ~1.6 KB of it), target 3 KB")
 @pytest.mark.parametrize("protocol", ["v1", "finemed"])
 def test_database_grows_at_most_3kb_per_call(tmp_path, fake_server, protocol):
     docs = [Document(text=f"Observation {i}. " + " ".join(SENTENCES[(i + k) % 5]
