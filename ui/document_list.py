@@ -391,11 +391,19 @@ class DocumentList(QWidget):
         h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         h.setStretchLastSection(True)
         self.view.setColumnWidth(0, STATUS_PX)
+        counts = 0
         for c in range(2, self.model.columnCount()):
-            self.view.setColumnWidth(c, COUNT_PX)
-        rest = (self.view.viewport().width() - STATUS_PX
-                - COUNT_PX * (self.model.columnCount() - 2))
+            counts += self._count_width(c)
+            self.view.setColumnWidth(c, self._count_width(c))
+        rest = self.view.viewport().width() - STATUS_PX - counts
         self.view.setColumnWidth(1, max(NAME_MIN_PX, rest))
+
+    def _count_width(self, column: int) -> int:
+        """A count column: COUNT_PX, or wider when its header needs it ("To review")."""
+        title = str(self.model.headerData(column, Qt.Orientation.Horizontal,
+                                          Qt.ItemDataRole.DisplayRole) or "")
+        metrics = self.view.horizontalHeader().fontMetrics()
+        return max(COUNT_PX, metrics.horizontalAdvance(title) + 14)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -407,7 +415,7 @@ class DocumentList(QWidget):
         """A source column that appeared after an edit (the first human span): count-wide;
         the other columns, Name first, keep their widths."""
         for c in range(first, last + 1):
-            self.view.setColumnWidth(c, COUNT_PX)
+            self.view.setColumnWidth(c, self._count_width(c))
 
     def refilter_status(self) -> None:
         """After a document's review status changed: re-apply a status filter (a skipped
