@@ -431,7 +431,9 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
         if ok:
             result.done += 1
             result.hallucinations += len(out.hallucinations)
-            halluc_examples.extend(out.hallucinations[:MAX_HALLUCINATIONS_IN_RUN])
+            room = MAX_HALLUCINATIONS_IN_RUN - len(halluc_examples)  # memory stays flat
+            if room > 0:
+                halluc_examples.extend(out.hallucinations[:room])
         else:
             result.failed += 1
             result.failures[out.doc_id] = out.error or "failed"
