@@ -53,6 +53,22 @@ def _heading(text: str) -> QLabel:
     return lab
 
 
+# Flat scroll bars. Fusion's draw gradients and cost ~2 ms per repaint of a tall bar on the
+# raster engine; an edit that adds a row (span table) or changes the text's height repaints
+# one, so they were the largest part of a keystroke's repaint (benchmarks/gui.py).
+FLAT_SCROLLBARS = """
+QScrollBar:vertical { width: 12px; background: palette(base); margin: 0; }
+QScrollBar:horizontal { height: 12px; background: palette(base); margin: 0; }
+QScrollBar::handle:vertical { background: palette(mid); min-height: 24px; border-radius: 4px;
+                              margin: 2px; }
+QScrollBar::handle:horizontal { background: palette(mid); min-width: 24px; border-radius: 4px;
+                                margin: 2px; }
+QScrollBar::handle:hover { background: palette(dark); }
+QScrollBar::add-line, QScrollBar::sub-line { width: 0; height: 0; }
+QScrollBar::add-page, QScrollBar::sub-page { background: none; }
+"""
+
+
 class MainWindow(QMainWindow):
     """``MainWindow(store, store_factory=None)``; ``store_factory() -> Store`` opens a new
     store on the same database (for other windows and worker threads).
@@ -65,6 +81,7 @@ class MainWindow(QMainWindow):
     def __init__(self, store: Any, store_factory: Callable[[], Any] | None = None,
                  parent: QWidget | None = None):
         super().__init__(parent)
+        self.setStyleSheet(FLAT_SCROLLBARS)
         self.store = store
         self.store_factory = store_factory or self._default_factory
         self.annotator = review.get_annotator()
