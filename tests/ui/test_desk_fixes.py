@@ -369,3 +369,26 @@ def test_busy_dialog_says_what_it_waits_for(window, qtbot):
     gate.set()
     with qtbot.waitSignal(handle.ended, timeout=10_000):
         pass
+
+
+def test_an_edit_patches_rows_instead_of_resetting_the_views(window, qtbot):
+    """A keystroke repaints what it changed: the span table inserts one row, the document list
+    changes one row, the label palette keeps its items (no model reset, no rebuilt list)."""
+    table, docs = window.span_table.model_, window.doc_list.model
+    items = [window.palette.item(i) for i in range(window.palette.count())]
+    seen: dict[str, list] = {"reset": [], "inserted": [], "list_reset": [], "list_rows": []}
+    table.modelReset.connect(lambda: seen["reset"].append(1))
+    table.rowsInserted.connect(lambda _p, a, b: seen["inserted"].append((a, b)))
+    docs.modelReset.connect(lambda: seen["list_reset"].append(1))
+    docs.dataChanged.connect(lambda a, b, *_: seen["list_rows"].append((a.row(), b.row())))
+    rows_before = table.rowCount()
+    window.view.select_range(0, 7)  # "Patient"
+    qtbot.keyClick(window.view, Qt.Key_1)
+    assert table.rowCount() == rows_before + 1
+    assert seen["reset"] == [] and seen["list_reset"] == []
+    assert len(seen["inserted"]) == 1 and seen["inserted"][0][0] == seen["inserted"][0][1]
+    assert seen["list_rows"] and all(a == b for a, b in seen["list_rows"])  # one row each
+    assert len({a for a, _ in seen["list_rows"]}) == 1
+    assert [window.palette.item(i) for i in range(window.palette.count())] == items
+    assert any("(1)" in window.palette.item(i).text() or "(2)" in window.palette.item(i).text()
+               for i in range(window.palette.count()))  # the count changed in place
