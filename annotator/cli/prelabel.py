@@ -53,8 +53,8 @@ def register(sub: Any) -> None:
                    help="local (default): this process; ray: an actor pool on Ray Data "
                         "(needs the 'scale' extra), same spans and run key")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
-                   help="ray: the cluster (auto, ray://HEAD:10001, HOST:6379; default: "
-                        "RAY_ADDRESS, else a new local Ray)")
+                   help="ray: the cluster's head, HOST:6379 (or auto: the cluster this "
+                        "machine is a node of; default: RAY_ADDRESS, else a new local Ray)")
     p.add_argument("--workers", type=int, default=2, metavar="N",
                    help="ray: actors, each loading the model once (default 2)")
     p.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",

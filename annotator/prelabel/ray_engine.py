@@ -19,6 +19,7 @@ Ray is imported here, inside the job, never by ``import annotator``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import pickle
@@ -117,8 +118,10 @@ class PrelabelActor:
 
 def _import_ray() -> Any:
     try:
-        import ray
-        import ray.data  # noqa: F401
+        with warnings.catch_warnings():  # Ray Data's own DataContext deprecation notices
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import ray
+            import ray.data  # noqa: F401
     except ImportError as exc:
         raise RayEngineError(
             f"--engine ray needs Ray Data ({exc}): pip install 'medannotator[scale]' "
@@ -131,6 +134,7 @@ def _connect(ray: Any, address: str | None) -> bool:
     started the connection (and must shut it down)."""
     if ray.is_initialized():
         return False
+    _check_reachable(address or os.environ.get("RAY_ADDRESS"))
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING)
@@ -140,6 +144,70 @@ def _connect(ray: Any, address: str | None) -> bool:
                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                              ) from exc
     return True
+
+
+def _check_reachable(address: str | None, timeout: float = 10.0) -> None:
+    """A ``HOST:PORT`` address that takes no TCP connection fails here, in seconds
+    (``ray.init`` would wait on it without end); a Ray Client one (``ray://``) is refused."""
+    import socket
+
+    if not address or address in ("auto", "local"):
+        return
+    if address.startswith("ray://"):
+        raise RayEngineError(
+            f"--ray-address {address}: Ray Data does not run through Ray Client (ray://); run "
+            "annotator on a machine of the cluster (the head node, say) with --ray-address "
+            "HEAD:6379")
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise RayEngineError(f"--ray-address {address!r}: expected HOST:PORT (the head's GCS "
+                             "port, 6379 by default) or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RayEngineError(
+            f"cannot reach the Ray head at {hostport} ({exc.strerror or exc}): is `ray start "
+            "--head` running there, and is the port open from this machine?") from exc
+
+
+def _actor_device(device: str | None, gpus: float) -> str:
+    """The device the actors put the model on: ``cuda`` only with GPUs reserved for them
+    (``auto`` follows ``--gpus-per-worker``; ``cuda:N`` is ``cuda``, since Ray shows each
+    actor only the GPUs it reserved)."""
+    dev = (device or "cpu").lower()
+    if dev == "auto":
+        return "cuda" if gpus > 0 else "cpu"
+    if gpus > 0 and dev == "cpu":
+        raise RayEngineError(f"--gpus-per-worker {gpus:g} reserves GPUs that --device cpu "
+                             "would not use: add --device cuda (or auto)")
+    if gpus <= 0 and dev.startswith("cuda"):
+        raise RayEngineError(f"--device {device} on Ray needs --gpus-per-worker (e.g. 1): an "
+                             "actor that reserved no GPU must not use one")
+    return "cuda" if dev.startswith("cuda") else dev
+
+
+def _check_resources(ray: Any, cpus: float, gpus: float) -> None:
+    """Fail now, rather than wait forever, when no node could host even one actor."""
+    have = ray.cluster_resources()
+    for name, need in (("GPU", gpus), ("CPU", cpus)):
+        if need > 0 and have.get(name, 0) < need:
+            flag = " (--gpus-per-worker)" if name == "GPU" else ""
+            raise RayEngineError(
+                f"a worker needs {need:g} {name}{flag} but the Ray cluster has "
+                f"{have.get(name, 0):g} in all ({len(ray.nodes())} nodes): none could start")
+
+
+def _restart_args(map_batches: Any, max_restarts: int, max_task_retries: int) -> dict:
+    """``max_restarts`` / ``max_task_retries`` for the actors, as this Ray version takes them:
+    extra keyword arguments, which Ray 2.60 deprecates (to be removed in 2.64, it says), or
+    named parameters should a later version add them."""
+    params = inspect.signature(map_batches).parameters
+    if "max_restarts" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return {"max_restarts": max_restarts, "max_task_retries": max_task_retries}
+    log.warning("this Ray takes no max_restarts for map_batches: Ray Data's default restarts "
+                "apply (a document that kills every worker is retried without end)")
+    return {}
 
 
 def _user_error(exc: BaseException) -> AnnotatorError | None:
@@ -166,8 +234,10 @@ def ray_prelabel_job(store: Any, *, ray_address: str | None = None, workers: int
                      **build_kwargs: Any) -> Job:
     """:func:`annotator.prelabel.job.prelabel_job` on Ray Data: the same documents, spans,
     done marks and run key, predicted by ``workers`` actors (``gpus_per_worker`` GPUs and
-    ``cpus_per_worker`` CPUs each) on the Ray cluster at ``ray_address`` (``auto``,
-    ``ray://HEAD:10001``, ``HOST:6379``; None starts a local one, or uses RAY_ADDRESS).
+    ``cpus_per_worker`` CPUs each) on the Ray cluster at ``ray_address`` (``HEAD:6379``, or
+    ``auto`` for the one this machine belongs to; None: RAY_ADDRESS, else a new local Ray).
+    This process must reach the cluster as a driver (run it on one of its nodes) and is the
+    only one that opens the store.
 
     ``build_kwargs`` are :func:`build_prelabeler`'s (model, backend, threshold, batch_size,
     window, device, ...). Yields a Progress per written batch. Returns the local engine's
@@ -178,6 +248,8 @@ def ray_prelabel_job(store: Any, *, ray_address: str | None = None, workers: int
     if float(gpus_per_worker) < 0:
         raise RayEngineError(f"--gpus-per-worker must be >= 0 (got {gpus_per_worker})")
     batch_size = max(1, int(build_kwargs.get("batch_size", 8)))
+    if prelabeler is None and build_kwargs.get("backend", "gliner2") != "lexicon":
+        build_kwargs["device"] = _actor_device(build_kwargs.get("device"), gpus_per_worker)
     if prelabeler is not None:
         spec = PrelabelerSpec(prelabeler.run_key(), prelabeler=prelabeler)
         pl = prelabeler
@@ -222,6 +294,7 @@ def ray_prelabel_job(store: Any, *, ray_address: str | None = None, workers: int
         yield Progress(0, len(todo), f"{source} on Ray: {len(todo)} documents", dict(totals))
         if todo:
             started = _connect(ray, ray_address)
+            _check_resources(ray, float(cpus_per_worker), float(gpus_per_worker))
             batches = _stream(ray, store, todo, spec, batch_size=batch_size,
                               workers=int(workers), gpus=float(gpus_per_worker),
                               cpus=float(cpus_per_worker), max_restarts=max_restarts,
@@ -250,9 +323,13 @@ def _stream(ray: Any, store: Any, todo: list[int], spec: PrelabelerSpec, *, batc
     """Iterator over the actors' output tables (one per predicted batch)."""
     import pyarrow as pa
 
-    ctx = ray.data.DataContext.get_current()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # the job's own Progress drives the bar
     ctx.print_on_execution_start = False
+    # Every batch is in the object store before the pipeline starts (from_arrow_refs takes a
+    # fixed list): the corpus' text once, spilled to the nodes' disks past the store's size.
     refs = []
     for i in range(0, len(todo), READ_CHUNK):
         docs = list(store.iter_documents(ids=todo[i:i + READ_CHUNK], with_spans=False))
@@ -261,13 +338,13 @@ def _stream(ray: Any, store: Any, todo: list[int], spec: PrelabelerSpec, *, batc
             refs.append(ray.put(pa.table({
                 "id": pa.array([d.id for d in part], pa.int64()),
                 "text": pa.array([d.text for d in part], pa.string())})))
-    remote: dict[str, Any] = {"max_restarts": max_restarts,
-                              "max_task_retries": max_task_retries}
+    ds = ray.data.from_arrow_refs(refs)
+    remote = _restart_args(ds.map_batches, max_restarts, max_task_retries)
     if gpus > 0:
         remote["num_gpus"] = gpus
-    with warnings.catch_warnings():  # no named parameter for the restarts in Ray 2.60 yet
+    with warnings.catch_warnings():  # restarts as **ray_remote_args: deprecated in Ray 2.60
         warnings.simplefilter("ignore", DeprecationWarning)
-        ds = ray.data.from_arrow_refs(refs).map_batches(
+        ds = ds.map_batches(
             PrelabelActor, fn_constructor_args=(spec,), batch_size=batch_size,
             batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=cpus, **remote)
@@ -277,7 +354,7 @@ def _stream(ray: Any, store: Any, todo: list[int], spec: PrelabelerSpec, *, batc
 def _reraise_user_errors(batches: Any) -> Any:
     """``batches``, with an AnnotatorError raised on a worker re-raised as itself and any other
     failure of the Ray run as one RayEngineError line."""
-    from ray.exceptions import RayError
+    from ray.exceptions import RayActorError, RayError
 
     try:
         yield from batches
@@ -286,7 +363,11 @@ def _reraise_user_errors(batches: Any) -> Any:
         if user is not None:
             raise user from None
         first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
-        raise RayEngineError(f"the Ray run failed: {first}") from exc
+        hint = ""
+        if isinstance(exc, RayActorError):
+            hint = (" (a worker process kept dying on the same batch, through its restarts: "
+                    "out of memory on a long document?); the batches written are kept")
+        raise RayEngineError(f"the Ray run failed: {first}{hint}") from exc
 
 
 def _write_batch(store: Any, run_key: str, source: str, batch: Any, written: set[int],
