@@ -32,13 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(f"annotator.cli.{name}")
-        except ModuleNotFoundError as exc:  # a command group not built yet
-            if exc.name != f"annotator.cli.{name}":
-                raise
-            continue
-        mod.register(sub)
+        importlib.import_module(f"annotator.cli.{name}").register(sub)
     return parser
 
 

@@ -43,6 +43,7 @@ from annotator.model import Source, Span, Status
 
 from .client import JSON_SCHEMA, CallResult
 from .contract import InvalidOutputError
+from .request_record import compact_response
 from .silver import (
     KIND,
     RunSpec,
@@ -422,8 +423,6 @@ def _import_document(store, spec: RunSpec, doc_id: int, pass_no: int,
                 error = f"invalid answer: {exc}"
         if error is not None:
             out.error = error
-            from .request_record import compact_response
-
             out.calls.append(call_row(spec, out, parts, chunk, w, JSON_SCHEMA, endpoint)
                              | {"response": compact_response(body), "error": error})
             break

@@ -25,11 +25,9 @@ class KeyError_(AnnotatorError):
 
 
 def _from_keyring(user: str) -> str | None:
-    try:
-        import keyring
-        from keyring.errors import KeyringError
-    except ImportError:  # pragma: no cover - keyring is a dependency
-        return None
+    import keyring  # a declared dependency
+    from keyring.errors import KeyringError
+
     try:
         return keyring.get_password(KEYRING_SERVICE, user)
     except (KeyringError, RuntimeError, OSError) as exc:

@@ -45,12 +45,9 @@ def hub_endpoint() -> str:
     env = os.environ.get("HF_ENDPOINT", "").strip()
     if env:
         return env.rstrip("/")
-    try:
-        from huggingface_hub import constants
+    from huggingface_hub import constants  # a dependency of transformers
 
-        return str(constants.ENDPOINT).rstrip("/")
-    except ImportError:  # pragma: no cover - huggingface_hub ships with transformers
-        return "https://huggingface.co"
+    return str(constants.ENDPOINT).rstrip("/")
 
 
 def hub_reachable(endpoint: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> bool:
@@ -94,10 +91,7 @@ def load_model(model: str, what: str, loader: Callable[[str], Any]) -> Any:
     p = Path(model).expanduser()
     if looks_like_path(model) and not p.exists():
         raise _not_found(model, what)
-    try:
-        from huggingface_hub.errors import HfHubHTTPError, HFValidationError
-    except ImportError:  # pragma: no cover - huggingface_hub always ships with transformers
-        HFValidationError = HfHubHTTPError = OSError  # type: ignore[misc,assignment]
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
     if p.exists():  # a local folder that is not (fully) a model of this kind
         try:
             return loader(str(p))
