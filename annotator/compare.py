@@ -28,14 +28,16 @@ set of spans in it (a family with nothing there holds the empty set).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
+
+from annotator.ports import StorePort
 
 from .jobs import Job, Progress
-from .model import Document, Span
+from .model import Document, Span, source_info, sources
 from .runs import SourceRun, not_asked, source_runs, sources_that_ran
 
 
@@ -46,21 +48,29 @@ class Family:
     sources: tuple[str, ...]
 
 
-FAMILIES: tuple[Family, ...] = (
-    Family("gliner2", "GLiNER2", ("gliner2",)),
-    Family("transformers", "Transformers", ("transformers",)),
-    Family("lexicon", "Lexicon", ("lexicon",)),
-    Family("llm_pass1", "LLM pass 1", ("llm_pass1",)),
-    Family("llm_pass2", "LLM pass 2", ("llm_pass2",)),
-    Family("people", "People", ("human", "import")),
-)
-FAMILY_KEYS = tuple(f.key for f in FAMILIES)
 PEOPLE = "people"
+
+
+@functools.cache
+def _families(machine: tuple[str, ...]) -> tuple[tuple[Family, ...], tuple[str, ...]]:
+    fams = (*(Family(s, source_info(s).title, (s,)) for s in machine),
+            Family(PEOPLE, "People", tuple(sources(("person", "import")))))
+    return fams, tuple(f.key for f in fams)
+
+
+def families() -> tuple[Family, ...]:
+    """One family per machine source of the registry (pre-labelers, plugins' included, and
+    LLM passes: ``annotator.model.sources``), then ``people``."""
+    return _families(sources(("model", "llm")))[0]
+
+
+def family_keys() -> tuple[str, ...]:
+    return _families(sources(("model", "llm")))[1]
 
 
 def families_of(span: Span) -> list[str]:
     """The families a span belongs to: its model source, and ``people`` when accepted."""
-    out = [span.source] if span.source in FAMILY_KEYS else []
+    out = [span.source] if span.source in family_keys() else []
     if span.status == "accepted":
         out.append(PEOPLE)
     return out
@@ -75,7 +85,7 @@ def group_by_family(spans: Iterable[Span], *, include_rejected: bool = False
             continue
         for fam in families_of(sp):
             groups.setdefault(fam, []).append(sp)
-    return {k: sorted(groups[k], key=_order) for k in FAMILY_KEYS if k in groups}
+    return {k: sorted(groups[k], key=_order) for k in family_keys() if k in groups}
 
 
 def _order(sp: Span) -> tuple:
@@ -99,7 +109,8 @@ def available_families(spans: Sequence[Span], runs: Mapping[str, SourceRun] | No
     document is reviewed (a reviewed document without spans says "nothing here")."""
     ran = sources_that_ran(spans, runs)
     people = reviewed or any(sp.status == "accepted" for sp in spans)
-    return [k for k in FAMILY_KEYS if (k == PEOPLE and people) or (k != PEOPLE and k in ran)]
+    return [k for k in family_keys()
+            if (k == PEOPLE and people) or (k != PEOPLE and k in ran)]
 
 
 def not_asked_by_family(spans: Sequence[Span], runs: Mapping[str, SourceRun] | None,
@@ -290,13 +301,13 @@ _QUEUE_STATUSES = ["todo", "in_progress", "skipped"]
 _CHUNK = 500
 
 
-def document_disagreement(store: Any, doc_id: int) -> DocDisagreement:
+def document_disagreement(store: StorePort, doc_id: int) -> DocDisagreement:
     """One stored document, scored with what its runs know."""
     doc = store.get_document(doc_id)
     return doc_disagreement(doc, runs=source_runs(store, [doc_id]).get(doc_id, {}))
 
 
-def disagreement_scores(store: Any, *, include_reviewed: bool = False,
+def disagreement_scores(store: StorePort, *, include_reviewed: bool = False,
                         ids: Sequence[int] | None = None) -> Iterator[DocDisagreement]:
     """Score every document of the store (reviewed ones only with ``include_reviewed``)."""
     statuses = None if include_reviewed else _QUEUE_STATUSES
@@ -332,7 +343,7 @@ def requeue(rows: Sequence[DocDisagreement], fresh: DocDisagreement, *,
     return sorted(kept, key=_sort_key)
 
 
-def disagreement_queue(store: Any, *, include_reviewed: bool = False,
+def disagreement_queue(store: StorePort, *, include_reviewed: bool = False,
                        only_disagreeing: bool = True) -> list[int]:
     """Document ids ordered by disagreement, for reviewers to walk (not yet reviewed
     documents with some disagreement, unless told otherwise)."""
@@ -340,7 +351,7 @@ def disagreement_queue(store: Any, *, include_reviewed: bool = False,
                                    only_disagreeing=only_disagreeing)]
 
 
-def disagreement_queue_job(store: Any, *, include_reviewed: bool = False,
+def disagreement_queue_job(store: StorePort, *, include_reviewed: bool = False,
                            only_disagreeing: bool = True, every: int = 500) -> Job:
     """The queue as a job (large projects): yields progress, returns ranked
     ``DocDisagreement`` rows."""

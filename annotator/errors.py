@@ -3,6 +3,8 @@ the GUI shows them in a dialog."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class AnnotatorError(ValueError):
     """Base class of every error that is the input's or the user's to fix."""
@@ -24,6 +26,26 @@ class FormatError(AnnotatorError):
 
 class ModelNotFoundError(AnnotatorError):
     """A model id or path that is neither a local folder nor reachable on the hub."""
+
+
+class StoreError(AnnotatorError):
+    """A request the store refuses (unknown document, span outside its text, ...)."""
+
+
+class SpanGoneError(StoreError):
+    """An edit of spans that are no longer there as the editor saw them: another process
+    (typically a newer pre-label run replacing its proposals) deleted or changed them before
+    this edit could be written. Nothing was written or recorded."""
+
+    def __init__(self, message: str, *, doc_id: int | None = None,
+                 span_ids: Sequence[int] = ()):
+        super().__init__(message)
+        self.doc_id, self.span_ids = doc_id, tuple(span_ids)
+
+
+class DatabaseError(AnnotatorError):
+    """The database cannot be opened: a missing folder or file, a driver that is not
+    installed, a server that refuses the connection, bad credentials, a missing database."""
 
 
 class CancelledError(Exception):

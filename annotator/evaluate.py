@@ -20,7 +20,6 @@ side (or over ``labels`` when given).
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,11 +27,11 @@ from itertools import combinations
 from typing import Any
 
 from .errors import AnnotatorError
-from .model import Span
+from .model import Span, is_source
+from .text import tokens as tokenize  # token-level agreement's tokens (re-exported)
 
 MODES = ("strict", "partial")
 OUTSIDE = "O"
-_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 
 
 @dataclass(frozen=True)
@@ -220,12 +219,6 @@ def regressions(base: Report, new: Report, max_regression: float,
 
 
 # ---------------------------------------------------------------------------- agreement
-def tokenize(text: str) -> list[tuple[int, int]]:
-    """Word tokens as ``(start, end)`` offsets: runs of word characters, and each other
-    non-space character on its own."""
-    return [m.span() for m in _TOKEN_RE.finditer(text)]
-
-
 def token_labels(text: str, spans: Sequence[Span],
                  tokens: Sequence[tuple[int, int]] | None = None) -> list[str]:
     """One label per token: the label of a span overlapping it, ``"O"`` otherwise.
@@ -348,11 +341,9 @@ def select_spans(spans: Iterable[Span], who: str) -> list[Span]:
     """The non-rejected spans of ``who``: a span source (``import``, ``human``, ``gliner2``,
     ``llm_pass2``, ...) or else an annotator name; ``"gold"`` (:data:`GOLD`) is the accepted
     spans of any source (what people decided)."""
-    from .model import SOURCES
-
     if who == GOLD:
         return [s for s in spans if s.status == "accepted"]
-    if who in SOURCES:
+    if is_source(who):
         return [s for s in spans if s.source == who and s.status != "rejected"]
     return [s for s in spans if s.annotator == who and s.status != "rejected"]
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from annotator.formats import get_format
 from annotator.jobs import Job
+from annotator.ports import StorePort
 
 
 @dataclass
@@ -73,15 +74,13 @@ class GoldPreview:
         return out
 
 
-def preview_job(store: Any, *, fmt: str, status: str | None = None,
+def preview_job(store: StorePort, *, fmt: str, status: str | None = None,
                 review_status: str | None = None, source: str | None = None,
                 split: str | None = None, seed: int = 42, descriptions: bool = False,
                 mentions: str = "offsets",
                 writer_options: dict[str, Any] | None = None) -> Job:
     """A dry run of ``annotator.io.export_job`` with the same arguments (``out`` aside);
     returns a ``GoldPreview``. Nothing outside a temporary folder is written."""
-    from db.export_queries import span_counts
-
     from .io import export_job, status_filters
 
     spec = get_format(fmt)
@@ -93,7 +92,7 @@ def preview_job(store: Any, *, fmt: str, status: str | None = None,
                                         review_status=review_status, source=source,
                                         split=split, seed=seed, descriptions=descriptions,
                                         mentions=mentions, writer_options=writer_options)
-    counts = span_counts(store, review_status=reviews, span_status=span_status,
+    counts = store.export_span_counts(review_status=reviews, span_status=span_status,
                          span_source=sources)
     by_label: dict[str, int] = {}
     by_source: dict[str, int] = {}
@@ -108,7 +107,7 @@ def preview_job(store: Any, *, fmt: str, status: str | None = None,
         splits={k: v.get("documents", 0) for k, v in summary.splits.items()})
 
 
-def train_preview_job(store: Any, *, status: str | None = "accepted",
+def train_preview_job(store: StorePort, *, status: str | None = "accepted",
                       review_status: str | None = "reviewed", split: str | None = None,
                       seed: int = 42) -> Job:
     """What ``annotator.train.train_job`` would train and evaluate on with these filters

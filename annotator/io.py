@@ -11,9 +11,8 @@ by document (deterministic for a seed), and returns what it wrote and what it dr
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from annotator.formats import get_format
 from annotator.formats.base import Errors, Parsed
 from annotator.jobs import Job, Progress
 from annotator.model import REVIEW_STATUSES, STATUSES, LabelSchema, Status
+from annotator.ports import StorePort
 from annotator.schemas import load_label_map, load_schema
 
 DEFAULT_SCHEMA = "finemed-fr"
@@ -76,7 +76,7 @@ class ExportSummary:
         return d
 
 
-def import_job(store: Any, *, fmt: str, path: str | Path, schema: str | None = None,
+def import_job(store: StorePort, *, fmt: str, path: str | Path, schema: str | None = None,
                label_map: str | None = None, add_labels: bool = False,
                as_proposed: bool = False, **options: Any) -> Job:
     """Import ``path`` in format ``fmt`` into ``store`` (all or nothing).
@@ -97,34 +97,14 @@ def import_job(store: Any, *, fmt: str, path: str | Path, schema: str | None = N
         target = current
     lmap = load_label_map(label_map) if label_map else None
 
-    with _gc_paused():
-        summary = yield from _import(store, spec, fmt, path, target, current, lmap,
-                                     add_labels, as_proposed, options)
-    return summary
+    return (yield from _import(store, spec, fmt, path, target, current, lmap, add_labels,
+                               as_proposed, options))
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector during a bulk job: while an import holds its
-    parsed documents (or an export a batch of rows), hundreds of thousands of live containers
-    make every collection walk them all (about 40 % of the parse time, 10 % of an export).
-    That data has no reference cycles, so refcounting frees it as usual and nothing is kept
-    longer. The pause is process-wide (other threads included) and lasts until the job ends;
-    the previous state is restored then (also on error and cancel)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _import(store: Any, spec: Any, fmt: str, path: Path, target: LabelSchema,
+def _import(store: StorePort, spec: Any, fmt: str, path: Path, target: LabelSchema,
             current: LabelSchema | None, lmap: Any, add_labels: bool, as_proposed: bool,
             options: dict[str, Any]) -> Job:
     from annotator.formats.validate import check_records
-    from db.bulk_import import import_documents_fast
 
     errors = Errors()
     parsed: list[Parsed] = []
@@ -187,7 +167,7 @@ def _import(store: Any, spec: Any, fmt: str, path: Path, target: LabelSchema,
     with store.transaction() as c:
         if current is None or new_labels:
             store.set_schema(target, conn=c)
-        res = import_documents_fast(store, (p.doc for p in parsed), conn=c)
+        res = store.import_documents_fast((p.doc for p in parsed), conn=c)
     summary.added, summary.skipped_duplicates = res.added, res.skipped_duplicates
     summary.spans, summary.doc_ids = res.spans, res.doc_ids
     yield Progress(len(parsed), len(parsed), "done", {"added": res.added})
@@ -275,7 +255,7 @@ def _abandon(writers: dict[str, Any], staged: dict[str, Path],
         publish.abandon(path)
 
 
-def export_job(store: Any, *, fmt: str, out: str | Path, status: str | None = None,
+def export_job(store: StorePort, *, fmt: str, out: str | Path, status: str | None = None,
                review_status: str | None = None,
                source: str | None = None, split: str | None = None, seed: int = 42,
                descriptions: bool = False, mentions: str = "offsets",
@@ -289,26 +269,16 @@ def export_job(store: Any, *, fmt: str, out: str | Path, status: str | None = No
     ``status`` / ``review_status``: see :func:`status_filters` (default: gold, the accepted
     spans of reviewed documents; jsonl: everything).
     """
-    with _gc_paused():  # rows and records are acyclic: see _gc_paused
-        summary = yield from _export(store, fmt=fmt, out=out, status=status,
-                                     review_status=review_status, source=source,
-                                     writer_options=writer_options,
-                                     split=split, seed=seed, descriptions=descriptions,
-                                     mentions=mentions)
-    return summary
+    return (yield from _export(store, fmt=fmt, out=out, status=status,
+                               review_status=review_status, source=source,
+                               writer_options=writer_options, split=split, seed=seed,
+                               descriptions=descriptions, mentions=mentions))
 
 
-def _export(store: Any, *, fmt: str, out: str | Path, status: str | None,
+def _export(store: StorePort, *, fmt: str, out: str | Path, status: str | None,
             review_status: str | None, source: str | None, split: str | None, seed: int,
             descriptions: bool, mentions: str,
             writer_options: dict[str, Any] | None = None) -> Job:
-    from db.export_queries import (
-        doc_ids_and_hashes,
-        iter_export_documents,
-        iter_span_batches,
-        iter_span_tuples,
-    )
-
     from .split import assign_splits, check_split_folder, parse_split
 
     if mentions not in ("offsets", "strings"):
@@ -324,7 +294,7 @@ def _export(store: Any, *, fmt: str, out: str | Path, status: str | None,
     if split:
         parse_split(split)  # refuse bad ratios before anything is read or written
         out = check_split_folder(out, [spec.ext])
-        id_hash = doc_ids_and_hashes(store, review_status)
+        id_hash = store.doc_ids_and_hashes(review_status)
         total = len(id_hash)
         names = assign_splits([h for _, h in id_hash], parse_split(split), seed)
         split_of = {i: name for (i, _), name in zip(id_hash, names)}
@@ -354,23 +324,23 @@ def _export(store: Any, *, fmt: str, out: str | Path, status: str | None,
     reports: dict[str, Any] = {}
     try:
         if fmt == "gliner2" and not split:  # driver rows, one pass per batch
-            for docs, span_rows in iter_span_batches(
-                    store, review_status=review_status, span_status=span_status,
+            for docs, span_rows in store.iter_span_batches(
+                    review_status=review_status, span_status=span_status,
                     span_source=sources):
                 writers["all"].write_batch(docs, span_rows)
                 done += len(docs)
                 yield Progress(done, total, "exporting")
         elif fmt == "gliner2":  # offsets and labels only: the light stream, no dataclasses
-            for doc_id, text, spans in iter_span_tuples(
-                    store, review_status=review_status, span_status=span_status,
+            for doc_id, text, spans in store.iter_span_tuples(
+                    review_status=review_status, span_status=span_status,
                     span_source=sources):
                 writers[split_of[doc_id] if split_of else "all"].write_spans(text, spans)
                 done += 1
                 if done % PROGRESS_EVERY == 0:
                     yield Progress(done, total, "exporting")
         else:
-            for doc in iter_export_documents(store, review_status=review_status,
-                                             span_status=span_status, span_source=sources):
+            for doc in store.iter_export_documents(review_status=review_status,
+                                                   span_status=span_status, span_source=sources):
                 writers[split_of[doc.id] if split_of else "all"].write(doc)
                 done += 1
                 if done % PROGRESS_EVERY == 0:

@@ -11,12 +11,13 @@ two functions below so that a rerun never touches decided work.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+
+from annotator.ports import StorePort
 
 NOT_REVIEWED = ("todo", "in_progress", "skipped")
 
 
-def reviewable_doc_ids(store: Any, doc_ids: Sequence[int] | None,
+def reviewable_doc_ids(store: StorePort, doc_ids: Sequence[int] | None,
                        include_reviewed: bool) -> list[int]:
     """The documents a batch job (pre-label, silver) may add proposals to: ``doc_ids`` (or
     every document), less the reviewed ones unless ``include_reviewed``."""
@@ -29,7 +30,7 @@ def reviewable_doc_ids(store: Any, doc_ids: Sequence[int] | None,
     return [i for i in doc_ids if i in keep]
 
 
-def decided_keys(store: Any, doc_id: int) -> set[tuple[str, int, int]]:
+def decided_keys(store: StorePort, doc_id: int) -> set[tuple[str, int, int]]:
     """``(label, start, end)`` a rerun must not propose: what people accepted or rejected,
     and the original of every suggestion a person edited (``meta["derived_from"]``)."""
     doc = store.get_document(doc_id, span_status=["accepted", "rejected"])

@@ -7,6 +7,7 @@ exactly as stored. Text is never stripped, normalised or re-encoded after import
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +46,64 @@ class ReviewStatus(str, Enum):
     SKIPPED = "skipped"
 
 
+@dataclass(frozen=True)
+class SourceInfo:
+    """A span source: its name (``spans.source``), how people read it, and its kind:
+    ``person`` (decided in the review desk), ``import`` (came with an imported file),
+    ``model`` (a pre-labeler, the tool's own or a plugin's) or ``llm`` (a silver pass)."""
+
+    name: str
+    title: str
+    kind: str
+
+
+SOURCE_KINDS = ("person", "import", "model", "llm")
+# a source name as the database column holds it: lower-case, short, no spaces
+SOURCE_NAME = re.compile(r"[a-z][a-z0-9_]{0,19}")
+_SOURCES: dict[str, SourceInfo] = {}
+
+
+def register_source(name: str, title: str | None = None, kind: str = "model") -> SourceInfo:
+    """Make ``name`` a known span source (idempotent; a pre-labeling backend's registration
+    does this for its source). Raises AnnotatorError for a malformed name or kind."""
+    if not isinstance(name, str) or not SOURCE_NAME.fullmatch(name):
+        raise AnnotatorError(f"span source name {name!r}: expected 1-20 characters, a "
+                             "lower-case letter first, then letters, digits or '_'")
+    if kind not in SOURCE_KINDS:
+        raise AnnotatorError(f"span source {name!r}: unknown kind {kind!r}; expected one of "
+                             f"{', '.join(SOURCE_KINDS)}")
+    info = _SOURCES.get(name)
+    if info is None:
+        info = _SOURCES[name] = SourceInfo(name, title or name, kind)
+    return info
+
+
+for _name, _title, _kind in (("human", "Human", "person"), ("import", "Import", "import"),
+                             ("gliner2", "GLiNER2", "model"),
+                             ("transformers", "Transformers", "model"),
+                             ("lexicon", "Lexicon", "model"), ("llm_pass1", "LLM pass 1", "llm"),
+                             ("llm_pass2", "LLM pass 2", "llm")):
+    register_source(_name, _title, _kind)
+
+
+def sources(kind: str | Sequence[str] | None = None) -> tuple[str, ...]:
+    """Known span sources in registration order (the built-in ones first), optionally of
+    one kind or several."""
+    kinds = (kind,) if isinstance(kind, str) else kind
+    return tuple(n for n, i in _SOURCES.items() if kinds is None or i.kind in kinds)
+
+
+def is_source(name: Any) -> bool:
+    return isinstance(name, str) and name in _SOURCES
+
+
+def source_info(name: str) -> SourceInfo:
+    """The source's registration; a name this process does not know (a plugin not installed
+    here, whose spans are in the database) reads as a model source titled by its name."""
+    return _SOURCES.get(name) or SourceInfo(name, name, "model")
+
+
+# the built-in sources; plugins add theirs with register_source (see sources())
 SOURCES = tuple(s.value for s in Source)
 STATUSES = tuple(s.value for s in Status)
 REVIEW_STATUSES = tuple(s.value for s in ReviewStatus)
@@ -96,8 +155,9 @@ class Span:
             raise SpanError(f"span [{self.start}, {self.end}) violates 0 <= start < end")
         if not self.label:
             raise SpanError(f"span [{self.start}, {self.end}) has an empty label")
-        if self.source not in SOURCES:
-            raise SpanError(f"unknown span source {self.source!r}")
+        if self.source not in _SOURCES:
+            raise SpanError(f"unknown span source {self.source!r}; known: "
+                            f"{', '.join(_SOURCES)}")
         if self.status not in STATUSES:
             raise SpanError(f"unknown span status {self.status!r}")
         if self.fragments is not None:
@@ -308,3 +368,19 @@ _PALETTE = (
 
 def default_color(i: int) -> str:
     return _PALETTE[i % len(_PALETTE)]
+
+
+@dataclass
+class ModelInfo:
+    """One registered model. ``metrics`` holds evaluation reports (``Report.to_dict()``)."""
+
+    path: str
+    base_model: str
+    backend: str = "gliner2"
+    data_hash: str = ""
+    data_size: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    is_default: bool = False
+    id: int | None = None
+    created_at: datetime | None = None

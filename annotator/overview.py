@@ -16,9 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import REVIEW_STATUSES, Span
+from annotator.ports import StorePort
 
-MODEL_SOURCES = ("gliner2", "transformers", "lexicon", "llm_pass1", "llm_pass2")
+from .evaluate import evaluate
+from .model import REVIEW_STATUSES, Span
+from .model import sources as registered_sources
+
+
+def model_sources() -> tuple[str, ...]:
+    """The machine sources of the registry (pre-labelers, plugins' included, LLM passes)."""
+    return registered_sources(("model", "llm"))
 DENSITY_STATUSES = ("accepted", "proposed")  # as ``annotator density`` counts by default
 
 
@@ -83,18 +90,16 @@ class _Extent:
         self.parts = tuple(tuple(f) for f in fragments) if fragments else ((start, end),)
 
 
-def densities(store: Any) -> tuple[str, list[float]]:
+def densities(store: StorePort) -> tuple[str, list[float]]:
     """``(kind, values)``: the medical-entity density of every non-empty document, in [0, 1]
     (FineMed's definition, :func:`annotator.prelabel.density.density`: characters covered by
     the union of the non-rejected spans / characters). A document's stored density
     (``annotator density``) is used when it has one, else it is computed from its spans;
     ``kind`` says which: "stored density", "computed density" or
     "stored + computed density"."""
-    from db.gui_queries import density_inputs
-
     from .prelabel.density import density
 
-    stored, missing = density_inputs(store, DENSITY_STATUSES)
+    stored, missing = store.density_inputs(DENSITY_STATUSES)
     computed = [density(length, [_Extent(*sp) for sp in spans]) for length, spans in missing]
     values = stored + [v for v in computed if v is not None]
     kind = ("stored + computed density" if stored and computed
@@ -104,27 +109,15 @@ def densities(store: Any) -> tuple[str, list[float]]:
 
 def _scores(ref: dict[int, list[Span]], pred: dict[int, list[Span]], docs: list[int]
             ) -> tuple[float, float, float]:
-    try:
-        from .evaluate import evaluate
-    except ImportError:  # pragma: no cover - evaluate is part of the core
-        tp = fp = fn = 0
-        for d in docs:
-            r = {s.key() for s in ref.get(d, [])}
-            p = {s.key() for s in pred.get(d, [])}
-            tp, fp, fn = tp + len(r & p), fp + len(p - r), fn + len(r - p)
-        p_ = tp / (tp + fp) if tp + fp else 0.0
-        r_ = tp / (tp + fn) if tp + fn else 0.0
-        return p_, r_, (2 * tp / (2 * tp + fp + fn) if tp else 0.0)
     m = evaluate(ref, pred, mode="strict", docs=docs).micro
     return m.precision, m.recall, m.f1
 
 
-def agreement_with_people(store: Any, sources: Sequence[str] = MODEL_SOURCES,
+def agreement_with_people(store: StorePort, sources: Sequence[str] | None = None,
                           max_docs: int | None = None) -> tuple[int, dict[str, Agreement]]:
     """``(reference documents, {source: Agreement})`` for the sources with a span there."""
-    from db.overview import reference_doc_ids
-
-    ids = reference_doc_ids(store)
+    sources = model_sources() if sources is None else sources
+    ids = store.reference_doc_ids()
     if max_docs is not None:
         ids = ids[:max_docs]
     ref: dict[int, list[Span]] = defaultdict(list)
@@ -146,16 +139,14 @@ def agreement_with_people(store: Any, sources: Sequence[str] = MODEL_SOURCES,
     return len(ids), out
 
 
-def compute_overview(store: Any, *, bins: int = 20,
+def compute_overview(store: StorePort, *, bins: int = 20,
                      max_reference_docs: int | None = None) -> Overview:
     """Everything the statistics view draws, from the store."""
-    from db.overview import span_counts
-
     st = store.stats()
     by_status = {s: int(st["documents_by_status"].get(s, 0)) for s in REVIEW_STATUSES}
     labels: dict[str, int] = defaultdict(int)
     by_source: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for label, source, status, n in span_counts(store):
+    for label, source, status, n in store.overview_span_counts():
         by_source[source][status] += n
         if status != "rejected":
             labels[label] += n

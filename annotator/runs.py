@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from annotator.ports import StorePort
+
 from .model import Span
 
 
@@ -35,10 +37,12 @@ def _utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
-def _sources_of_mark(kind: str, run_key: str, stats: dict[str, Any] | None) -> list[str]:
-    from .llm.silver import KIND as SILVER
-    from .prelabel.job import KIND as PRELABEL
+# the ``doc_runs.kind`` of the two batch jobs that propose spans (their modules use these)
+PRELABEL = "prelabel"
+SILVER = "silver"
 
+
+def _sources_of_mark(kind: str, run_key: str, stats: dict[str, Any] | None) -> list[str]:
     if kind == PRELABEL:
         return [run_key.split(":", 1)[0]]
     if kind == SILVER:
@@ -50,8 +54,6 @@ def _sources_of_mark(kind: str, run_key: str, stats: dict[str, Any] | None) -> l
 def runs_from_marks(marks: Iterable[tuple[str, str, dict[str, Any] | None, datetime | None]]
                     ) -> dict[str, SourceRun]:
     """``{source: SourceRun}`` from a document's ``done`` marks (latest run per source)."""
-    from .prelabel.job import KIND as PRELABEL
-
     out: dict[str, SourceRun] = {}
     for kind, run_key, stats, at in marks:
         for src in _sources_of_mark(kind, run_key, stats):
@@ -61,12 +63,10 @@ def runs_from_marks(marks: Iterable[tuple[str, str, dict[str, Any] | None, datet
     return out
 
 
-def source_runs(store: Any, doc_ids: Sequence[int]) -> dict[int, dict[str, SourceRun]]:
+def source_runs(store: StorePort, doc_ids: Sequence[int]) -> dict[int, dict[str, SourceRun]]:
     """``{doc_id: {source: SourceRun}}`` for the documents with at least one done run."""
-    from db.run_queries import done_doc_runs
-
     return {doc_id: runs_from_marks(marks)
-            for doc_id, marks in done_doc_runs(store, doc_ids).items()}
+            for doc_id, marks in store.done_doc_runs(doc_ids).items()}
 
 
 def sources_that_ran(spans: Iterable[Span], runs: Mapping[str, SourceRun] | None) -> set[str]:

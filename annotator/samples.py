@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from annotator.ports import StorePort
 
 from .jobs import drive
 from .schemas import load_schema, resource_path
@@ -31,7 +32,7 @@ class SeedResult:
     notes: list[str] = field(default_factory=list)
 
 
-def seed_sample_project(store: Any) -> SeedResult:
+def seed_sample_project(store: StorePort) -> SeedResult:
     """Fill an empty project with the samples; a project with documents is left as it is.
 
     Each import is one transaction (all or nothing); the pre-label job commits per document.

@@ -75,7 +75,7 @@ def build(steps: int = 120, seed: int = 0) -> Path:
         return OUT
     from tiny_models import build_gliner2_minilm
 
-    from annotator.train_gliner2 import load_base_model, pin_count_head, train_in_thread
+    from annotator.training.gliner2_loop import load_base_model, pin_count_head, train_in_thread
 
     base = build_gliner2_minilm(ROOT / ".cache" / "test-models" / "gliner2-minilm")
     model, _ = load_base_model(str(base))

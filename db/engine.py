@@ -11,23 +11,20 @@ true until it commits. Readers keep deferred transactions (in WAL mode they neve
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 import orjson
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, func, inspect, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 
-from annotator.errors import AnnotatorError
+from annotator.errors import DatabaseError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 POSTGRES_EXTRA = "pip install 'medannotator[postgres]'"
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
 
-
-class DatabaseError(AnnotatorError):
-    """The database cannot be opened: a missing folder or file, a driver that is not
-    installed, a server that refuses the connection, bad credentials, a missing database."""
 
 
 def default_data_dir() -> Path:
@@ -188,25 +185,49 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 
+# the key of the PostgreSQL advisory lock that serialises migrations (any 64-bit number that
+# no other application on the database uses: crc32 of "medannotator.migrate")
+MIGRATION_LOCK = zlib.crc32(b"medannotator.migrate")
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the database to the newest schema revision (checked on every open; an upgrade
-    runs in one write transaction, so two processes opening an old file do not race)."""
+    """Bring the database to the newest schema revision (checked on every open).
+
+    An upgrade runs in one write transaction that first takes the migration lock (SQLite
+    ``BEGIN IMMEDIATE``; PostgreSQL the transaction-level advisory lock ``MIGRATION_LOCK``)
+    and reads the revision again under it: of two processes opening an old or new database
+    at once, one migrates and the other, once the first has committed, finds nothing to do."""
     from alembic import command
     from alembic.config import Config
 
-    if current_revision(engine) == head_revision():
+    head = head_revision()
+    if current_revision(engine) == head:
         return
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with write_engine(engine).begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    try:
+        with write_engine(engine).begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+            if _revision(conn) == head:  # migrated by another process while this one waited
+                return
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except sa_exc.DBAPIError as exc:  # e.g. a role that may not create tables
+        where = display_url(engine.url.render_as_string(hide_password=False))
+        reason = _first_line(exc.orig) if exc.orig is not None else _first_line(exc)
+        raise DatabaseError(f"{where}: cannot create or update the tables (schema revision "
+                            f"{head}; nothing was changed): {reason}") from None
 
 
 def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return _revision(conn)
+
+
+def _revision(conn: Connection) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        return MigrationContext.configure(conn).get_current_revision()
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return MigrationContext.configure(conn).get_current_revision()

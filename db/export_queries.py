@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import orjson
-from sqlalchemy import Text, case, select, type_coerce
+from sqlalchemy import Text, case, cast, select
 
 from annotator.model import Document, Span
 
@@ -54,11 +54,11 @@ def iter_export_documents(
     statuses, sources = _as_list(span_status), _as_list(span_source)
     review = _as_list(review_status)
     doc_cols = (D.c.id, D.c.name, D.c.text, D.c.meta, D.c.review_status, D.c.hash, D.c.density)
-    # JSON columns read as text and decoded here: most are NULL/"null", which skips
-    # SQLAlchemy's per-row result processing
-    span_cols = (S.c.doc_id, S.c.start, S.c.end, S.c.label, type_coerce(S.c.fragments, Text),
+    # JSON columns read as text (a CAST in SQL: PostgreSQL's driver would decode them itself)
+    # and decoded here: most are NULL/"null", which skips SQLAlchemy's per-row processing
+    span_cols = (S.c.doc_id, S.c.start, S.c.end, S.c.label, cast(S.c.fragments, Text),
                  S.c.source, S.c.source_version, S.c.score, S.c.status, S.c.annotator,
-                 type_coerce(S.c.meta, Text), S.c.id)
+                 cast(S.c.meta, Text), S.c.id)
     wanted = sorted(set(ids)) if ids is not None else None
     last = -1
     pos = 0
@@ -202,8 +202,9 @@ def _span_batches_core(store: Store, review, statuses, sources, batch_size: int)
             if not docs:
                 return
             lo, hi = docs[0][0], docs[-1][0]
+            # PostgreSQL has no = for json: compare its text (JSON null reads "null")
             disc = case((S.c.fragments.is_not(None)
-                         & (type_coerce(S.c.fragments, Text) != "null"), 1), else_=0)
+                         & (cast(S.c.fragments, Text) != "null"), 1), else_=0)
             sq = select(S.c.doc_id, S.c.start, S.c.end, S.c.label, disc).where(
                 S.c.doc_id >= lo, S.c.doc_id <= hi)
             if statuses:

@@ -8,11 +8,12 @@ Rows live in the ``models`` table, one project each. At most one row per project
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import insert, select, update
+
+from annotator.model import ModelInfo
 
 from .store import Store, StoreError
 from .tables import ModelRow
@@ -22,20 +23,7 @@ DEFAULT_MODEL_SETTING = "default_model"
 DEFAULT_BACKEND_SETTING = "default_backend"
 
 
-@dataclass
-class ModelInfo:
-    """One registered model. ``metrics`` holds evaluation reports (``Report.to_dict()``)."""
-
-    path: str
-    base_model: str
-    backend: str = "gliner2"
-    data_hash: str = ""
-    data_size: int = 0
-    params: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    is_default: bool = False
-    id: int | None = None
-    created_at: datetime | None = None
+# the registered model's record is the core's (annotator.model.ModelInfo)
 
 
 def _row_to_info(r: Any) -> ModelInfo:

@@ -18,6 +18,7 @@ rows. ``Store(..., create=False)`` refuses a missing project instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import threading
@@ -30,7 +31,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from annotator.errors import AnnotatorError
+from annotator.errors import AnnotatorError, SpanGoneError, StoreError  # noqa: F401
 from annotator.model import (
     Document,
     DocumentSummary,
@@ -38,6 +39,8 @@ from annotator.model import (
     Span,
     SpanError,
     content_hash,
+    is_source,
+    register_source,
 )
 
 from .engine import (
@@ -48,6 +51,7 @@ from .engine import (
     resolve_url,
     write_engine,
 )
+from .port import QueriesMixin
 from .tables import (
     DocRunRow,
     DocumentRow,
@@ -68,19 +72,7 @@ R = RunRow.__table__
 NO_PROJECT = -1  # the project id of a project not created yet: matches no row
 
 
-class StoreError(AnnotatorError):
-    """A request the store refuses (unknown document, span outside its text, ...)."""
-
-
-class SpanGoneError(StoreError):
-    """An edit of spans that are no longer there as the editor saw them: another process
-    (typically a newer pre-label run replacing its proposals) deleted or changed them before
-    this edit could be written. Nothing was written or recorded."""
-
-    def __init__(self, message: str, *, doc_id: int | None = None,
-                 span_ids: Sequence[int] = ()):
-        super().__init__(message)
-        self.doc_id, self.span_ids = doc_id, tuple(span_ids)
+# the store's errors are the core's (annotator.errors), so that callers need not import db
 
 
 @dataclass
@@ -116,6 +108,10 @@ def span_to_row(sp: Span, doc_id: int, now: datetime) -> dict[str, Any]:
 def row_to_span(r: Any) -> Span:
     m = r._mapping
     frags = m["fragments"]
+    if not is_source(m["source"]):
+        # written by a backend this process does not have (a plugin installed elsewhere):
+        # the database only holds sources a writer validated
+        register_source(m["source"], kind="model")
     return Span(
         start=m["start"],
         end=m["end"],
@@ -133,6 +129,9 @@ def row_to_span(r: Any) -> Span:
         updated_at=m.get("updated_at"),
     )
 
+
+# separates a project's name from an annotator's in the name of the annotator's layer
+LAYER_SEP = "::"
 
 HUMAN_SOURCES = frozenset({"human", "import"})
 
@@ -163,8 +162,8 @@ SPAN_COLUMNS = [S.c[n] for n in (
 )]
 
 
-class Store:
-    """One project inside one database."""
+class Store(QueriesMixin):
+    """One project inside one database: the core's store port (``annotator.ports``)."""
 
     def __init__(self, db: str | None = None, project: str = "default", *, create: bool = True):
         """Open ``project`` in database ``db`` (see ``db.engine.resolve_url``).
@@ -187,6 +186,30 @@ class Store:
                              + (", ".join(names) if names else "none"))
 
     @property
+    def display_name(self) -> str:
+        return display_url(self.url)
+
+    def opener(self, project: str | None = None, *, create: bool = True) -> Callable[[], Store]:
+        return functools.partial(Store, self.url, self.project if project is None else project,
+                                 create=create)
+
+    def open_other(self, db: str, project: str = "default") -> Store:
+        return Store(db, project)
+
+    def sibling(self, project: str) -> Store:
+        """The store of another project of this database, sharing this one's engine and
+        its open write transaction on this thread (a write there joins it): an annotator's
+        layer (``db.team_queries``). Closing it leaves this store's engine open."""
+        other = Store.__new__(Store)
+        other.url, other.engine, other._writer = self.url, self.engine, self._writer
+        other._local = self._local
+        other._lengths = self._lengths  # doc ids are unique across projects
+        other.project = project
+        other._pid = other._lookup_project()
+        other._is_sibling = True
+        return other
+
+    @property
     def project_id(self) -> int:
         """The project's row id; ``NO_PROJECT`` (matches no row) until its first write."""
         if self._pid is None:
@@ -199,7 +222,8 @@ class Store:
 
     # ------------------------------------------------------------------ basics
     def close(self) -> None:
-        self.engine.dispose()
+        if not getattr(self, "_is_sibling", False):
+            self.engine.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -253,8 +277,10 @@ class Store:
         return int(pid)
 
     def list_projects(self) -> list[str]:
+        """The projects people name; annotators' layers (``NAME::annotator``) left out."""
         with self.engine.connect() as c:
-            return list(c.execute(select(P.c.name).order_by(P.c.name)).scalars())
+            return [n for n in c.execute(select(P.c.name).order_by(P.c.name)).scalars()
+                    if LAYER_SEP not in n]
 
     # ------------------------------------------------------------------ schema / settings
     def get_schema(self) -> LabelSchema | None:
@@ -542,11 +568,22 @@ class Store:
         """Replace the ``proposed`` spans of ``source`` on a document by ``spans``.
 
         Spans of that source that a person already accepted or rejected are kept as they are.
+        Two processes replacing them at once take turns (``lock_document``): the second
+        deletes what the first inserted, so proposals are never doubled.
         """
         with self.transaction(conn) as c:
+            self.lock_document(doc_id, c)
             c.execute(delete(S).where(S.c.doc_id == doc_id, S.c.source == source,
                                       S.c.status == "proposed"))
             return self.add_spans(doc_id, spans, conn=c)
+
+    def lock_document(self, doc_id: int, conn: Connection) -> None:
+        """Lock the document's row until write transaction ``conn`` ends: writers of its
+        proposals and run marks take turns, and what the second one reads after waiting
+        includes what the first committed (PostgreSQL ``SELECT ... FOR NO KEY UPDATE``, which
+        edits of its spans do not wait for; SQLite's write transaction holds the database
+        lock already)."""
+        conn.execute(select(D.c.id).where(D.c.id == doc_id).with_for_update(key_share=True))
 
     def update_span(
         self, span_id: int, *, label: str | None = None, status: str | None = None,
@@ -651,10 +688,19 @@ class Store:
             return set(c.execute(select(DR.c.doc_id).where(
                 DR.c.kind == kind, DR.c.run_key == run_key, DR.c.status == status)).scalars())
 
+    def claim_doc_run(self, kind: str, run_key: str, doc_id: int, conn: Connection) -> bool:
+        """In write transaction ``conn``: lock the document (``lock_document``) and tell
+        whether run ``run_key`` still has to write it. False: another process marked it done
+        for that run meanwhile, and what it wrote stands."""
+        self.lock_document(doc_id, conn)
+        return conn.execute(select(DR.c.status).where(
+            DR.c.kind == kind, DR.c.run_key == run_key, DR.c.doc_id == doc_id)).scalar() != "done"
+
     def mark_doc_run(self, kind: str, run_key: str, doc_id: int, status: str, *,
                      error: str | None = None, stats: dict | None = None,
                      conn: Connection | None = None) -> None:
         with self.transaction(conn) as c:
+            self.lock_document(doc_id, c)  # two processes marking it take turns
             c.execute(delete(DR).where(DR.c.kind == kind, DR.c.run_key == run_key,
                                        DR.c.doc_id == doc_id))
             c.execute(insert(DR).values(kind=kind, run_key=run_key, doc_id=doc_id, status=status,

@@ -84,11 +84,8 @@ class SpanRow(Base):
     __table_args__ = (
         CheckConstraint("start >= 0 AND start < \"end\"", name="ck_spans_offsets"),
         CheckConstraint("status IN ('proposed','accepted','rejected')", name="ck_spans_status"),
-        CheckConstraint(
-            "source IN ('human','import','gliner2','transformers','lexicon',"
-            "'llm_pass1','llm_pass2')",
-            name="ck_spans_source",
-        ),
+        # no CHECK on ``source`` (migration 0009): sources come from a registry
+        # (annotator.model.register_source) and are validated where spans are made
         Index("ix_spans_doc_pos", "doc_id", "start", "end"),
         Index("ix_spans_source_status", "source", "status"),
         Index("ix_spans_label", "label"),
@@ -145,6 +142,24 @@ class DocEventRow(Base):
     annotator: Mapped[str | None] = mapped_column(String(200), nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     __table_args__ = (Index("ix_doc_events_batch", "batch"), Index("ix_doc_events_doc", "doc_id"))
+
+
+class AssignmentRow(Base):
+    """Annotator ``annotator`` works on document ``doc_id`` in their own layer, a project
+    named ``<project>::<annotator>`` holding the copy ``layer_doc_id`` (migration 0008)."""
+
+    __tablename__ = "assignments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    doc_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    annotator: Mapped[str] = mapped_column(String(200))
+    layer_doc_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    assigned_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("doc_id", "annotator", name="uq_assignments_doc_annotator"),
+        Index("ix_assignments_project_annotator", "project_id", "annotator"),
+    )
 
 
 class DocRunRow(Base):

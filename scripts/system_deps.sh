@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# System libraries for a real Qt window (xcb platform) and the X server used by the tests.
+# System libraries for a real Qt window (xcb platform), and the X server and the PostgreSQL
+# server (tests/pgserver.py starts a throw-away one) used by the tests.
 # Installs them with apt-get when run as root; otherwise prints the command to run.
 set -uo pipefail
-PKGS="xvfb xdotool libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxkbcommon0 libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core"
+PKGS="xvfb xdotool libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxkbcommon0 libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core postgresql"
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

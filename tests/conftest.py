@@ -19,6 +19,29 @@ if str(TESTS_DIR) not in sys.path:  # lets test modules `import tiny_models`
 
 import pytest
 
+
+@pytest.fixture(autouse=True)
+def _own_user_settings(tmp_path, monkeypatch):
+    """Each test reads and writes its own user settings file (annotator.settings), never the
+    developer's (nor their old identity file, which only the default location migrates)."""
+    monkeypatch.setenv("ANNOTATOR_SETTINGS_FILE", str(tmp_path / "user-settings.toml"))
+
+@pytest.fixture(autouse=True)
+def _own_registries():
+    """A span source or backend a test registers (a plugin's spans read back, a test source)
+    is gone after it: the registries are process-wide."""
+    from annotator import model
+    from annotator.prelabel import registry
+
+    sources, backends = dict(model._SOURCES), dict(registry._BACKENDS)
+    loaded = registry._plugins_loaded
+    yield
+    model._SOURCES.clear()
+    model._SOURCES.update(sources)
+    registry._BACKENDS.clear()
+    registry._BACKENDS.update(backends)
+    registry._plugins_loaded = loaded
+
 # --- tiny offline models ---
 # Small real models built locally through the library code paths (see tests/tiny_models.py),
 # cached under $ANNOTATOR_TEST_MODELS or <repo>/.cache/test-models so reruns are instant.
@@ -72,3 +95,50 @@ def tiny_token_classifier_xlmr(test_models_dir: Path) -> Path:
     return tiny_models.build_tiny_xlmr_token_classifier(
         test_models_dir / "tiny-token-classifier-xlmr"
     )
+
+
+# --- a real PostgreSQL server (tests/pgserver.py) ---
+# One server per test session, started on 127.0.0.1 on a free port in a temporary folder and
+# stopped (by its own pid) at the end; each test gets a fresh database. Tests that need it are
+# skipped only when no PostgreSQL server binaries are installed (Debian: postgresql).
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    import pgserver
+
+    bindir = pgserver.find_bindir()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, postgres) on PATH or in "
+                    "/usr/lib/postgresql/*/bin: install the postgresql package "
+                    "(scripts/system_deps.sh)")
+    server = pgserver.PgServer(bindir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_migrated(pg_server) -> str:
+    """A database migrated once to the newest revision: the template of ``pg_url``'s."""
+    from db import Store
+
+    name = pg_server.create_database("migrated")
+    Store(pg_server.url(name)).close()  # applies the migrations; no connection stays open
+    return name
+
+
+@pytest.fixture
+def pg_url(pg_server, pg_migrated) -> str:
+    """The URL of a fresh PostgreSQL database at the newest schema revision."""
+    return pg_server.url(pg_server.create_database(template=pg_migrated))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def db_url(request, tmp_path) -> str:
+    """A fresh, empty database of each kind: a SQLite file path, a PostgreSQL URL (the
+    ``slow`` marker: it starts the server)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "db.sqlite")
+    return request.getfixturevalue("pg_url")

@@ -127,9 +127,14 @@ def create_app(argv: list[str] | None = None):
     return app
 
 
-def run_gui(db: str | None = None, project: str = "default") -> int:
+def run_gui(db: str | None = None, project: str = "default",
+            annotator: str | None = None) -> int:
     """Open the project (``db`` None: the embedded project in the user's data folder, created
-    and seeded with sample documents on first run) and run the window until it closes."""
+    and seeded with sample documents on first run) and run the window until it closes.
+    ``annotator`` (``annotator --annotator NAME gui``) is who works in this window; with
+    documents assigned to them, the window opens on their own layer."""
+    if annotator:
+        os.environ["ANNOTATOR_ANNOTATOR"] = annotator  # this process's identity
     problem = xcb_problems()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -137,9 +142,13 @@ def run_gui(db: str | None = None, project: str = "default") -> int:
 
     store = open_project(db, project)
     app = create_app()
+    from annotator.review import get_annotator
+    from db.team_queries import work_store
+
     from .main_window import MainWindow
 
-    win = MainWindow(store)
+    # an annotator with documents assigned opens on their queue: their own layer
+    win = MainWindow(work_store(store, get_annotator()))
     win.show()
     try:
         return int(app.exec())

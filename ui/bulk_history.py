@@ -1,7 +1,7 @@
 """Edit > Bulk decisions…: the bulk decisions made with ``annotator review accept|reject|mark``
 (and their undos), newest first, each of which can be undone from here.
 
-The list and the undo go through ``db.review_queries`` (``list_batches``, ``undo_batch``);
+The list and the undo go through the store (``list_batches``, ``undo_batch``);
 the undo runs on a worker thread with its own store, and the window reloads when it ends.
 An undo leaves alone every span or document changed after the decision, and says how many.
 """
@@ -30,10 +30,8 @@ COLUMNS = ("When (UTC)", "Who", "What", "Undone")
 
 def undo_job(store: Any, batch: str, annotator: str | None) -> Job:
     """The undo of one bulk decision as a job for ``ui.workers`` (one transaction)."""
-    from db.review_queries import undo_batch
-
     yield Progress(0, 1, "undoing")
-    return undo_batch(store, batch, annotator=annotator)
+    return store.undo_batch(batch, annotator=annotator)
 
 
 class BulkHistoryDialog(QDialog):
@@ -70,9 +68,7 @@ class BulkHistoryDialog(QDialog):
         self.reload()
 
     def reload(self) -> None:
-        from db.review_queries import list_batches
-
-        self.batches = list_batches(self.main_window.store)
+        self.batches = self.main_window.store.list_batches()
         self.table.setRowCount(len(self.batches))
         for row, b in enumerate(self.batches):
             cells = (f"{b.at:%Y-%m-%d %H:%M:%S}", b.annotator or "?", b.describe(),
@@ -101,16 +97,16 @@ class BulkHistoryDialog(QDialog):
     def undo_selected(self) -> Any:
         """Undo the selected decision on a worker thread; returns the job handle."""
         from annotator.review import get_annotator
-        from ui.jobs_actions import _db_of
+        from ui.jobs_actions import opener_of
         from ui.workers import run_job_in_thread
 
         b = self.selected()
         if b is None:
             return None
-        url, project = _db_of(self.main_window)
         who = getattr(self.main_window, "annotator", None) or get_annotator()
         self.handle = run_job_in_thread(self, lambda store: undo_job(store, b.id, who),
-                                        "Undo bulk decision", db_url=url, project=project)
+                                        "Undo bulk decision",
+                                        opener=opener_of(self.main_window))
         self.undo_button.setEnabled(False)
         self.handle.finished.connect(self._undone)
         self.handle.ended.connect(self._ended)

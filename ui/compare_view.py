@@ -105,9 +105,9 @@ class CompareView(QWidget):
         self.title.setFont(font)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
-        self.table = QTableWidget(0, len(FIXED_COLUMNS) + len(compare.FAMILIES))
+        self.table = QTableWidget(0, len(FIXED_COLUMNS) + len(compare.families()))
         self.table.setHorizontalHeaderLabels(
-            list(FIXED_COLUMNS) + [f.title for f in compare.FAMILIES])
+            list(FIXED_COLUMNS) + [f.title for f in compare.families()])
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         # one line per span, never wrapped: a source column is as wide as its widest label
@@ -163,7 +163,7 @@ class CompareView(QWidget):
         self.summary.setText(
             f"{n_dis} of {len(self._regions)} regions disagree · disagreement score "
             f"{score.score:.2f} (1 − mean pairwise span F1) · sources: "
-            + (", ".join(f.title for f in compare.FAMILIES if f.key in available) or "none"))
+            + (", ".join(f.title for f in compare.families() if f.key in available) or "none"))
         self._fill_table(doc.text, available)
         self._select_in_queue(doc_id)
 
@@ -179,7 +179,7 @@ class CompareView(QWidget):
             snippet = text[reg.start:reg.end].replace("\n", " ")
             t.setItem(row, 1, QTableWidgetItem(snippet if len(snippet) <= 80
                                                else snippet[:77] + "…"))
-            for col, fam in enumerate(compare.FAMILIES, start=len(FIXED_COLUMNS)):
+            for col, fam in enumerate(compare.families(), start=len(FIXED_COLUMNS)):
                 t.setItem(row, col, self._cell(reg, fam.key, text, available, disagree))
         t.setUpdatesEnabled(True)
         t.resizeRowsToContents()
@@ -271,7 +271,7 @@ class CompareView(QWidget):
         self._queue_stale = False
         self.queue_label.setText("Disagreement queue (ranking…)")
         handle = run_job_in_thread(self, compare.disagreement_queue_job, "Disagreement queue",
-                                   db_url=self.store.url, project=self.store.project)
+                                   opener=self.store.opener())
         handle.finished.connect(self._queue_ranked)
         self._queue_job = handle
 
@@ -290,7 +290,7 @@ class CompareView(QWidget):
             item = QListWidgetItem(f"#{r.doc_id}{name} — {r.score:.2f}, "
                                    f"{r.n_disagreements} region(s)")
             item.setData(Qt.UserRole, r.doc_id)
-            titles = {f.key: f.title for f in compare.FAMILIES}
+            titles = {f.key: f.title for f in compare.families()}
             item.setToolTip("Sources that ran: " + ", ".join(titles.get(f, f)
                                                              for f in r.families))
             self.queue_list.addItem(item)

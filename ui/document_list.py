@@ -1,6 +1,6 @@
 """The document list: a flat Qt model that stays fast with 100k documents.
 
-The model holds one light tuple per document (``db.gui_queries.document_rows``: no text, no
+The model holds one light tuple per document (``store.document_rows``: no text, no
 spans) and a list of visible row numbers, so filtering and sorting are plain Python list
 operations followed by one model reset (no per-row proxy callbacks). Span counts per source
 are fetched only for the rows on screen, 200 at a time, and cached. Rows are in id order, so
@@ -66,15 +66,13 @@ class DocumentListModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ loading
     def reload(self, sources: list[str]) -> None:
-        from db.gui_queries import document_rows, proposed_counts
-
         self.beginResetModel()
-        self.rows = document_rows(self._store())
+        self.rows = self._store().document_rows()
         self._ids = [r[0] for r in self.rows]
         self._set_visible(list(range(len(self.rows))), identity=True)
         self.counts = {}
         self.density = {}
-        self.pending = proposed_counts(self._store())
+        self.pending = self._store().proposed_counts()
         self._pending_sum = sum(self.pending.values())
         self.sources = list(sources)
         self.endResetModel()
@@ -91,13 +89,11 @@ class DocumentListModel(QAbstractTableModel):
 
     def refresh_doc(self, doc_id: int) -> None:
         """Re-read one document's row and counts from the database."""
-        from db.gui_queries import document_rows, span_counts
-
         if self.index_of(doc_id) is None:
             return
         store = self._store()
-        fresh = document_rows(store, [doc_id])
-        counts = span_counts(store, [doc_id])[doc_id]
+        fresh = store.document_rows([doc_id])
+        counts = store.span_counts([doc_id])[doc_id]
         self.set_doc_state(doc_id, fresh[0][2] if fresh else None, counts)
 
     def set_doc_state(self, doc_id: int, review_status: str | None,
@@ -141,24 +137,20 @@ class DocumentListModel(QAbstractTableModel):
         return self._pos.get(i, -1)
 
     def _ensure_counts(self, r: int) -> None:
-        from db.gui_queries import span_counts
-
         lo, hi = max(0, r - BLOCK // 2), min(len(self.visible), r + BLOCK // 2)
         ids = [self.rows[self.visible[k]][0] for k in range(lo, hi)]
         missing = [i for i in ids if i not in self.counts]
         if missing:
-            self.counts.update(span_counts(self._store(), missing))
+            self.counts.update(self._store().span_counts(missing))
 
     def _ensure_density(self, r: int) -> None:
         """Compute the density of the rows near ``r`` that have none stored (non-rejected
         spans, as ``annotator density`` counts them), 200 at a time."""
-        from db.gui_queries import span_extents
-
         lo, hi = max(0, r - BLOCK // 2), min(len(self.visible), r + BLOCK // 2)
         rows = [self.rows[self.visible[k]] for k in range(lo, hi)]
         missing = [row for row in rows if row[4] is None and row[0] not in self.density]
         if missing:
-            ext = span_extents(self._store(), [row[0] for row in missing])
+            ext = self._store().span_extents([row[0] for row in missing])
             for row in missing:
                 self.density[row[0]] = _density_of_extents(row[3] or 0, ext[row[0]])
 
@@ -191,9 +183,7 @@ class DocumentListModel(QAbstractTableModel):
         name = names[column]
         rev = order == Qt.SortOrder.DescendingOrder
         if name in self.sources or name == "Spans":
-            from db.gui_queries import all_span_counts
-
-            full = all_span_counts(self._store())
+            full = self._store().all_span_counts()
             for r in self.rows:
                 self.counts[r[0]] = full.get(r[0], {})
         key_fns = {
@@ -365,10 +355,8 @@ class DocumentList(QWidget):
     # ------------------------------------------------------------------ data
     def reload(self) -> None:
         """Re-read every row (keeps the current document selected when it still shows)."""
-        from db.gui_queries import span_sources_and_labels
-
         current = self.current_doc_id()
-        sources, labels = span_sources_and_labels(self._store())
+        sources, labels = self._store().span_sources_and_labels()
         for combo, title, values in ((self.label, "All labels", labels),
                                      (self.source, "All sources", sources)):
             keep = combo.currentData()
@@ -424,14 +412,12 @@ class DocumentList(QWidget):
             self.apply_filters()
 
     def apply_filters(self, keep: int | None = None) -> None:
-        from db.gui_queries import matching_doc_ids
-
         keep = keep if keep is not None else self.current_doc_id()
         label, source = self.label.currentData(), self.source.currentData()
         text = self.search.text().strip()
         allowed = None
         if label or source or text:
-            allowed = matching_doc_ids(self._store(), label=label, source=source,
+            allowed = self._store().matching_doc_ids(label=label, source=source,
                                        text=text or None)
         self.model.apply_filter(status=self.status.currentData(), allowed_ids=allowed)
         if keep is not None and self.model.row_of(keep) >= 0:

@@ -26,12 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.model import REVIEW_STATUSES, SOURCES, STATUSES
+from annotator.model import REVIEW_STATUSES, STATUSES, source_info, sources
 from ui.jobs_actions import Field, OptionsDialog
 
-_SOURCE_TITLES = {"human": "people (edited)", "import": "imported", "gliner2": "GLiNER2",
-                  "transformers": "Transformers", "lexicon": "lexicon",
-                  "llm_pass1": "LLM pass 1", "llm_pass2": "LLM pass 2"}
+# how the dialog names the person and import sources; the others go by their registered title
+_SOURCE_TITLES = {"human": "people (edited)", "import": "imported"}
 DEBOUNCE_MS = 250
 # the options a preview depends on (the others, such as where to write, do not change it)
 _PREVIEW_FIELDS = {"export": {"fmt", "split", "seed", "descriptions"},
@@ -40,12 +39,13 @@ _PREVIEW_FIELDS = {"export": {"fmt", "split", "seed", "descriptions"},
 
 class GoldOptionsDialog(OptionsDialog):
     """``kind`` is ``"export"`` (preview: a dry-run export) or ``"train"`` (preview: the
-    training documents per split). ``db`` is ``(url, project)`` for the preview's worker."""
+    training documents per split). ``opener`` opens the preview worker's store
+    (``store.opener()``)."""
 
-    def __init__(self, title: str, fields: list[Field], kind: str, db: tuple[str, str],
+    def __init__(self, title: str, fields: list[Field], kind: str, opener: Any,
                  parent: QWidget | None = None):
         super().__init__(title, fields, parent)
-        self.kind, self._db = kind, db
+        self.kind, self._opener = kind, opener
         self._generation = 0  # bumps with every change; older previews are ignored
         self._shown: int | None = None  # generation of the preview on screen
         self.preview = None
@@ -55,7 +55,9 @@ class GoldOptionsDialog(OptionsDialog):
         self.doc_boxes = self._checks(grid, 0, "Documents", REVIEW_STATUSES, {"reviewed"})
         self.span_boxes = self._checks(grid, 1, "Spans", STATUSES, {"accepted"})
         self.source_boxes = {} if kind == "train" else self._checks(  # train: every source
-            grid, 2, "Sources", SOURCES, set(SOURCES), titles=_SOURCE_TITLES, columns=4)
+            grid, 2, "Sources", sources(), set(sources()),
+            titles={n: _SOURCE_TITLES.get(n, source_info(n).title) for n in sources()},
+            columns=4)
         self.body.addWidget(box)
         self.summary = QPlainTextEdit()
         self.summary.setReadOnly(True)
@@ -163,9 +165,8 @@ class GoldOptionsDialog(OptionsDialog):
         generation, args = self._generation, self._preview_args()
         fn = gold_preview.train_preview_job if self.kind == "train" else (
             gold_preview.preview_job)
-        url, project = self._db
         handle = run_job_in_thread(self, lambda store: fn(store, **args), "Summary",
-                                   db_url=url, project=project, show_dialog=False)
+                                   opener=self._opener, show_dialog=False)
         handle.finished.connect(lambda result: self._show(generation, result))
         handle.failed.connect(lambda message: self._show_error(generation, message))
         self._handles = [*self._handles, handle][-4:]

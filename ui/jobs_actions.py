@@ -64,36 +64,59 @@ class JobSpec:
     waiting: str = "starting"  # what the busy bar says until the first progress
 
 
+def _backends() -> tuple[str, ...]:
+    """The pre-labeling backends of the registry, plugins' included."""
+    from annotator.prelabel.registry import backends
+
+    return backends()
+
+
+def _devices(s: st.Settings) -> tuple[str, ...]:
+    """The device choices, the one in the settings included."""
+    return tuple(dict.fromkeys(("auto", "cpu", "cuda", s.device)))
+
+
+def _trainers() -> tuple[str, ...]:
+    """The trainers of the training registry (``annotator train --backend``)."""
+    from annotator.training import trainers
+
+    return trainers()
+
+
+def _trainer_help() -> str:
+    from annotator.training import get_trainer
+
+    return "\n".join(f"{name}: {get_trainer(name).help}" for name in _trainers())
+
+
 def _formats(writable: bool) -> tuple:
-    """Format names from the registry; with ``writable`` only those with a writer that can
-    be loaded (the Export dialog never offers a format it cannot write)."""
-    from annotator.formats import FORMATS
+    """Format names from the registry, plugins' included; the Import dialog offers those
+    that can read, the Export dialog (``writable``) those that can write."""
+    from annotator.formats import format_names, get_format
 
-    return tuple(k for k, f in FORMATS.items() if not writable or _has_writer(f))
-
-
-def _has_writer(spec: Any) -> bool:
-    if not spec.writer_class:
-        return False
-    try:
-        return callable(getattr(spec._mod(), spec.writer_class, None))
-    except ImportError:
-        return False
+    names = format_names()
+    return tuple(k for k in names
+                 if (get_format(k).can_write() if writable else get_format(k).can_read()))
 
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("prelabel", "Pre-label", "annotator.prelabel.job", "prelabel_job", lambda s: [
         Field("model", "Model id or path", "dir", s.model,
               tooltip="not used by the lexicon backend"),
-        Field("backend", "Backend", "choice", s.backend, ("gliner2", "transformers", "lexicon"),
-              tooltip="lexicon: every occurrence of strings already accepted in the project"),
+        Field("backend", "Backend", "choice", s.backend, _backends(),
+              tooltip="lexicon: every occurrence of strings already accepted in the project; "
+                      "the others after it come from installed plugins"),
         Field("threshold", "Threshold", "float", s.threshold),
         Field("window", "Window", "choice", "full", ("full", "middle"),
               tooltip="full: the whole document in overlapping windows; middle: FineMed's "
                       "protocol, the middle 512 tokens only (the document is marked truncated)"),
-        Field("device", "Device", "choice", "auto", ("auto", "cpu", "cuda"),
+        Field("device", "Device", "choice", s.device, _devices(s),
               tooltip="auto: the GPU when torch sees one"),
-    ], waiting="loading the model (local cache first, then the hub)"),
+        Field("option", "Plugin options", "text", "",
+              tooltip="a plugin backend's options: KEY=VALUE; KEY=VALUE (VALUE read as JSON "
+                      "when it parses); not used by the tool's own backends"),
+    ], extra=lambda s: {"batch_size": s.batch_size},
+        waiting="loading the model (local cache first, then the hub)"),
     JobSpec("silver", "LLM silver labels", "annotator.llm.silver", "silver_job", lambda s: [
         Field("base_url", "Endpoint URL", "text", s.llm_base_url),
         Field("model", "Model name", "text", s.llm_model),
@@ -116,17 +139,16 @@ JOBS: tuple[JobSpec, ...] = (
         Field("split", "Split into a folder (e.g. train=0.8,dev=0.1,test=0.1)", "text", "",
               tooltip="ratios that sum to 1; 'Write to' is then the folder of the split files"),
     ]),
-    JobSpec("train", "Train", "annotator.train", "train_job", lambda s: [
+    JobSpec("train", "Train", "annotator.training", "train_job", lambda s: [
         Field("base_model", "Base model", "dir", s.model),
         Field("out", "Save the model to", "dir"),
         Field("split", "Split (train, held-out)", "text", "train=0.8,dev=0.1,test=0.1"),
-        Field("backend", "Backend", "choice", "gliner2", ("gliner2", "transformers"),
-              tooltip="transformers: fine-tune a token classifier on the BIO export"),
+        Field("backend", "Backend", "choice", "gliner2", _trainers(), tooltip=_trainer_help()),
         Field("epochs", "Epochs", "int", 3),
         Field("lora", "LoRA adapters", "bool", False),
         Field("descriptions", "Label descriptions in training prompts", "bool", False,
               tooltip="off by default: FineMed trained without them and predicts with them"),
-        Field("device", "Device", "choice", "auto", ("auto", "cpu", "cuda"),
+        Field("device", "Device", "choice", s.device, _devices(s),
               tooltip="auto: the GPU when torch sees one"),
     ], waiting="loading the base model"),
 )
@@ -134,15 +156,9 @@ JOB_KEYS = tuple(j.key for j in JOBS)
 
 
 def load_job_function(spec: JobSpec) -> Callable[..., Any]:
-    """The job function; raises ImportError (with the reason) when it is not available."""
-    try:
-        mod = importlib.import_module(spec.module)
-    except Exception as exc:  # a missing module, or one that fails while being written
-        raise ImportError(f"{spec.module}: {exc}") from exc
-    fn = getattr(mod, spec.function, None)
-    if fn is None:
-        raise ImportError(f"{spec.module} has no {spec.function}()")
-    return fn
+    """The job function (the module is the project's own: an import error is a bug and is
+    raised as such)."""
+    return getattr(importlib.import_module(spec.module), spec.function)
 
 
 def accepted_kwargs(fn: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -245,17 +261,9 @@ class OptionsDialog(QDialog):
 
 
 # ---------------------------------------------------------------------------- wiring
-def _db_of(main_window: Any) -> tuple[str, str]:
-    url = getattr(main_window, "db_url", None)
-    project = getattr(main_window, "project", None)
-    store = getattr(main_window, "store", None)
-    if url is None and store is not None:
-        url = store.url
-    if not isinstance(project, str):
-        project = getattr(store, "project", None) or "default"
-    if url is None:
-        raise RuntimeError("the main window has neither db_url nor store")
-    return str(url), project
+def opener_of(main_window: Any) -> Any:
+    """What opens a worker's own store on the window's database and project."""
+    return main_window.store.opener()
 
 
 # How each number of a job result reads in a message ({} is the number). Keys not here and
@@ -272,6 +280,7 @@ _PHRASES: dict[str, str] = {
     "unmapped": "{} with a label outside the schema (left out)",
     "truncated_docs": "{} documents read in their middle 512 tokens only",
     "failed": "{} documents failed",
+    "done_concurrently": "{} written meanwhile by another run of this model (kept)",
     # import
     "documents_read": "read {} documents",
     "added": "added {} documents",
@@ -358,9 +367,8 @@ def start_job(main_window: Any, key: str, options: dict[str, Any]):
     spec = next(j for j in JOBS if j.key == key)
     fn = load_job_function(spec)
     kwargs = accepted_kwargs(fn, {**spec.extra(st.get_settings()), **options})
-    url, project = _db_of(main_window)
     handle = run_job_in_thread(main_window, lambda store: fn(store, **kwargs), spec.title,
-                               db_url=url, project=project, waiting=spec.waiting)
+                               opener=opener_of(main_window), waiting=spec.waiting)
 
     def ended() -> None:
         bar = main_window.statusBar() if hasattr(main_window, "statusBar") else None
@@ -388,7 +396,7 @@ def options_dialog(main_window: Any, spec: JobSpec) -> OptionsDialog:
     if spec.key in ("export", "train"):
         from ui.gold_dialog import GoldOptionsDialog
 
-        return GoldOptionsDialog(f"{spec.title}…", fields, spec.key, _db_of(main_window),
+        return GoldOptionsDialog(f"{spec.title}…", fields, spec.key, opener_of(main_window),
                                  main_window)
     return OptionsDialog(f"{spec.title}…", fields, main_window)
 
@@ -397,19 +405,6 @@ def _ask_and_start(main_window: Any, spec: JobSpec) -> None:
     dlg = options_dialog(main_window, spec)
     if dlg.exec() == QDialog.DialogCode.Accepted:
         start_job(main_window, spec.key, dlg.values())
-
-
-def _update_availability(actions: dict[str, QAction]) -> None:
-    for spec in JOBS:
-        act = actions[spec.key]
-        try:
-            load_job_function(spec)
-        except ImportError as exc:
-            act.setEnabled(False)
-            act.setToolTip(f"not available: {exc}")
-        else:
-            act.setEnabled(True)
-            act.setToolTip(f"Start {spec.title.lower()} on a background thread")
 
 
 def install_job_actions(main_window: Any) -> dict[str, QAction]:
@@ -428,6 +423,7 @@ def install_job_actions(main_window: Any) -> dict[str, QAction]:
     actions: dict[str, QAction] = {}
     for spec in JOBS:
         act = QAction(f"{spec.title}…", main_window)
+        act.setToolTip(f"Start {spec.title.lower()} on a background thread")
         act.triggered.connect(lambda _=False, s=spec: _ask_and_start(main_window, s))
         menu.addAction(act)
         actions[spec.key] = act
@@ -437,8 +433,6 @@ def install_job_actions(main_window: Any) -> dict[str, QAction]:
         settings.triggered.connect(lambda: _open_settings(main_window))
         menu.addAction(settings)
         actions["settings"] = settings
-    _update_availability(actions)
-    menu.aboutToShow.connect(lambda: _update_availability(actions))
     main_window.jobs_menu = menu
     return actions
 

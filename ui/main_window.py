@@ -1,22 +1,21 @@
 """The review desk's main window: document list | text | label palette + span table.
 
-The window forwards intent to ``db.Store`` (through the undoable commands of ``ui.undo``) and
-to ``annotator.review``; it holds no business logic and no SQL. Every edit is one store call,
-committed at once, so closing the window (or a crash) loses nothing already done.
+The window maps keys to the intents of an ``annotator.session.ReviewSession`` (which holds the
+review policy, the open document and the undo history) and paints the ``Outcome`` each one
+returns; it holds no business logic and no SQL. Every edit is one store call, committed at
+once, so closing the window (or a crash) loses nothing already done.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import logging
-from bisect import insort
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -33,18 +32,26 @@ from PySide6.QtWidgets import (
 from annotator import review
 from annotator.llm.silver import review_notes_text
 from annotator.model import Document, Span
-from db import SpanGoneError
+from annotator.session import NO_SPAN, SPAN_GONE_MESSAGE, Outcome, ReviewSession
 
-from . import shortcuts, undo
+from . import shortcuts
+from .compare_view import CompareView
 from .document_list import STATUS_GLYPH, DocumentList
 from .document_view import DocumentView
 from .label_palette import LabelPalette
+from .settings_dialog import SettingsDialog
 from .span_table import SpanTable
+from .stats_view import StatsView
 
 log = logging.getLogger(__name__)
-SPAN_GONE_MESSAGE = ("This suggestion was replaced by a newer pre-label run; the document was "
-                     "reloaded.")
-MODEL_SOURCES_FIRST = ("gliner2", "transformers", "lexicon", "llm_pass1", "llm_pass2", "import")
+
+
+def _machine_first(source: str) -> tuple[bool, str]:
+    """Sort key of the Shift+A / Shift+R source list: machine sources (the registry's, plugins'
+    included) and imports before the rest, then by name."""
+    from annotator.model import sources
+
+    return (source not in (*sources(("model", "llm")), "import"), source)
 
 
 def _heading(text: str) -> QLabel:
@@ -82,14 +89,11 @@ class MainWindow(QMainWindow):
                  parent: QWidget | None = None):
         super().__init__(parent)
         self.setStyleSheet(FLAT_SCROLLBARS)
-        self.store = store
+        # the review policy, the open document, held fragments and the undo history
+        self.session = ReviewSession(store, review.get_annotator())
         self.store_factory = store_factory or self._default_factory
-        self.annotator = review.get_annotator()
-        self.doc: Document | None = None
-        self.undo_stack = QUndoStack(self)
         self._panels: dict[str, QWidget] = {}
-        self.held: list[tuple[int, int]] = []  # fragments held with "+" (raw selections)
-        self._flow_id: int | None = None  # the span the review flow is on (last current one)
+        self._held_shown = 0  # how many held fragments the status bar says there are
         self._sheet: QWidget | None = None
 
         self.doc_list = DocumentList(lambda: self.store, self)
@@ -122,11 +126,39 @@ class MainWindow(QMainWindow):
         self.load_project()
         self.view.setFocus()
 
+    # ------------------------------------------------------------------ session state
+    @property
+    def store(self) -> Any:
+        return self.session.store
+
+    @store.setter
+    def store(self, store: Any) -> None:
+        """Work on another store (File > Open, Team > Work in the gold): the undo history,
+        which belongs to the old one, is dropped, and no document is open."""
+        self.session.set_store(store)
+        self._sync_undo_actions()
+
+    @property
+    def doc(self) -> Document | None:
+        """The open document (the session's), its spans as they are now."""
+        return self.session.doc
+
+    @property
+    def annotator(self) -> str:
+        return self.session.annotator
+
+    @annotator.setter
+    def annotator(self, name: str) -> None:
+        self.session.annotator = name
+
+    @property
+    def held(self) -> list[tuple[int, int]]:
+        """Fragments held with "+" (raw selections)."""
+        return self.session.held
+
     # ------------------------------------------------------------------ construction
     def _default_factory(self) -> Any:
-        from db import Store
-
-        return Store(self.store.url, self.store.project)
+        return self.store.opener()()
 
     def _build_layout(self) -> None:
         centre = QWidget(self)
@@ -215,8 +247,8 @@ class MainWindow(QMainWindow):
             "start_shrink": lambda: self.move_boundary("start", 1),
             "hold_fragment": self.hold_fragment,
             "clear_fragments": self.escape,
-            "undo": lambda: self._undo_redo(self.undo_stack.undo),
-            "redo": lambda: self._undo_redo(self.undo_stack.redo),
+            "undo": self.undo,
+            "redo": self.redo,
             "bulk_history": self.show_bulk_history,
             "toggle_rejected": self.toggle_rejected,
             "toggle_tags": self.toggle_tags,
@@ -233,14 +265,7 @@ class MainWindow(QMainWindow):
         for i in ("toggle_tags", "toggle_palette"):
             acts[i].setCheckable(True)
             acts[i].setChecked(True)
-        self.undo_stack.canUndoChanged.connect(acts["undo"].setEnabled)
-        self.undo_stack.canRedoChanged.connect(acts["redo"].setEnabled)
-        # Edit > Undo / Redo name the edit they would undo or redo
-        self.undo_stack.undoTextChanged.connect(
-            lambda t: acts["undo"].setText(f"Undo: {t}" if t else "Undo"))
-        self.undo_stack.redoTextChanged.connect(
-            lambda t: acts["redo"].setText(f"Redo: {t}" if t else "Redo"))
-        acts["undo"].setEnabled(False)
+        acts["undo"].setEnabled(False)  # they follow the session's history (_sync_undo_actions)
         acts["redo"].setEnabled(False)
         acts["clear_fragments"].setEnabled(False)  # Esc stays free while nothing is held
         # and no panel or sheet is open (see _update_escape)
@@ -276,10 +301,12 @@ class MainWindow(QMainWindow):
         self.label_menu = self.menus["Edit"].addMenu("Apply &label")
 
     def _install_optional(self) -> None:
-        """The Jobs menu (pre-label, silver, import, export, train)."""
+        """The Jobs menu (pre-label, silver, import, export, train) and the Team menu."""
         from .jobs_actions import install_job_actions
+        from .team import install_team_actions
 
         install_job_actions(self)
+        install_team_actions(self)
 
     # ------------------------------------------------------------------ project / documents
     def load_project(self) -> None:
@@ -289,11 +316,13 @@ class MainWindow(QMainWindow):
             from annotator.model import LabelSchema
 
             schema = LabelSchema(name="(none)")
+        self.session.schema = schema  # names the labels in Edit > Undo / Redo
         self.palette.set_schema(schema)
         self.view.set_colors(self.palette.colors())
         self.view.set_tags(self.palette.tags())
         self._install_label_actions()
-        self.setWindowTitle(f"MedAnnotator — {self.store.project} — {self.store.url}")
+        self.setWindowTitle(f"MedAnnotator — {self.store.project} — "
+                            f"{self.store.display_name}")  # never a password
         gc.disable()  # 100k new row tuples would set off full collections (~50 ms)
         try:
             self.doc_list.reload()
@@ -337,43 +366,43 @@ class MainWindow(QMainWindow):
 
     def show_document(self, doc_id: int) -> None:
         """Open a document (its text, spans and status) in the centre."""
-        doc = self.store.get_document(doc_id)
-        if self.held and (self.doc is None or self.doc.id != doc_id):
-            self.clear_fragments()
-        self.doc = doc
+        self._apply(self.session.open(doc_id))
+
+    def _display(self) -> None:
+        """Paint the open document: text, spans, list row, header, the LLM review's notes."""
+        doc = self.doc
         self.view.set_text(doc.text)
         self._refresh_spans(doc.spans)
-        self.doc_list.select(doc_id, emit=False)
+        self.doc_list.select(doc.id, emit=False)
         self._patch_list_row()
         self._update_header()
-        notes = review_notes_text(self.store, doc_id)
+        notes = review_notes_text(self.store, doc.id)
         self.review_notes.setText(notes)
         self.review_notes.setVisible(bool(notes))
-        if self.store.get_setting("gui.last_doc") != doc_id:
-            self.store.set_setting("gui.last_doc", doc_id)
+        if self.store.get_setting("gui.last_doc") != doc.id:
+            self.store.set_setting("gui.last_doc", doc.id)
 
     def _refresh_spans(self, spans: list[Span], current_id: int | None = None, *,
-                       upsert: Span | None = None, removed: int | None = None) -> None:
-        """Show ``spans`` (the document's, in order). With ``upsert``/``removed`` only that
-        span changed: the span table patches one row instead of being reset."""
+                       upserted: Sequence[Span] = (), removed: Sequence[int] = ()) -> None:
+        """Show ``spans`` (the document's, in order). With ``upserted``/``removed`` only those
+        spans changed: the span table patches their rows instead of being reset."""
         assert self.doc is not None
-        self.doc.spans = spans
         self.view.set_spans(spans, current_id)
-        if upsert is None and removed is None:
+        if not upserted and not removed:
             self.span_table.set_spans(self.doc.text, spans, self.palette.colors(), {
                 lab.key: lab.name for lab in
                 (self.palette.schema.labels if self.palette.schema else [])})
         else:
-            if removed is not None:
-                self.span_table.remove(removed)
-            if upsert is not None:
-                self.span_table.upsert(upsert)
+            for span_id in removed:
+                self.span_table.remove(span_id)
+            for sp in upserted:
+                self.span_table.upsert(sp)
         self.span_table.show_current(self.view.current)
         self.palette.set_counts(Counter(s.label for s in spans if s.status != "rejected"))
         keep = self.source_combo.currentData()
         proposed = Counter(s.source for s in spans if s.status == "proposed")
         items = [(f"{src}  ({proposed[src]} proposed)", src) for src in
-                 sorted(proposed, key=lambda s: (s not in MODEL_SOURCES_FIRST, s))]
+                 sorted(proposed, key=_machine_first)]
         combo = self.source_combo
         if items != [(combo.itemText(i), combo.itemData(i)) for i in range(combo.count())]:
             combo.clear()
@@ -413,86 +442,72 @@ class MainWindow(QMainWindow):
             pending=sum(1 for s in shown if s.status == "proposed"),
             density=density(len(self.doc.text), shown))
 
-    # ------------------------------------------------------------------ EditContext
-    def edited(self, doc_id: int, span_id: int | None = None, *,
-               upsert: Span | None = None, removed: int | None = None,
-               review_status: str | None = None) -> None:
-        """Called by every undo command after its store call, with what the store returned:
-        the view is patched in place (a 1,000-span document is not re-read per keystroke)."""
-        if self.doc is None or self.doc.id != doc_id:
-            self.show_document(doc_id)  # undo/redo follows the change to its document
-        elif upsert is None and removed is None and review_status is None:
-            fresh = self.store.get_document(doc_id)
-            self.doc.review_status = fresh.review_status
-            self._refresh_spans(fresh.spans, span_id)
-            self._update_header()
-        else:
-            if review_status is not None:
-                self.doc.review_status = review_status
-                self._update_header()
-            if upsert is not None or removed is not None:
-                gone = {removed, upsert.id if upsert is not None else None}
-                spans = [s for s in self.doc.spans if s.id not in gone]
-                if upsert is not None:
-                    insort(spans, upsert, key=_span_order)
-                self._refresh_spans(spans, span_id, upsert=upsert, removed=removed)
-        # the list row is patched from memory: no query per keystroke
-        self._patch_list_row()
-        self._update_pending()
-        self.spansChanged.emit(doc_id)
-
-    def _push(self, cmd: undo.QUndoCommand) -> bool:
-        """Run an edit; the first edit of a 'to do' document marks it in progress.
-        False when the edit failed (the person has been told why)."""
-        cmd.setText(self._describe(cmd))
-        macro = False
+    # ------------------------------------------------------------------ outcomes
+    def _run(self, intent: Callable[[], Outcome]) -> Outcome | None:
+        """Run a session intent and paint its outcome. None when the edit failed otherwise
+        than on a span gone (the person is told why; nothing of it is recorded)."""
         try:
-            if self.doc is not None and self.doc.review_status == "todo" and not isinstance(
-                    cmd, undo.ReviewStatus):
-                self.undo_stack.beginMacro(cmd.text())
-                macro = True
-                try:
-                    self.undo_stack.push(undo.ReviewStatus(self, self.doc.id, "todo",
-                                                           "in_progress"))
-                    self.undo_stack.push(cmd)
-                finally:
-                    self.undo_stack.endMacro()
-            else:
-                self.undo_stack.push(cmd)
-        except Exception as exc:
+            out = intent()
+        except Exception as exc:  # noqa: BLE001 - a refused edit is shown, not a crash
             log.exception("edit failed")
             QMessageBox.warning(self, "Edit failed", str(exc))
-            return False
-        if self._take_span_gone():
-            self._span_gone(undo_macro=macro)
-            return False
-        return True
+            return None
+        self._apply(out)
+        return out
 
-    def _undo_redo(self, step: Callable[[], None]) -> None:
-        step()
-        if self._take_span_gone():
-            self._span_gone(undo_macro=False)
+    def _apply(self, out: Outcome) -> None:
+        """Paint what an intent changed: the views are patched in place (a 1,000-span
+        document is not re-read per keystroke), the list row from memory (no query)."""
+        if out.opened:  # opened, or undo/redo followed the change to its document
+            self._display()
+        elif out.reload:
+            self._refresh_spans(self.doc.spans, out.current_id)
+            self._update_header()
+        else:
+            if out.review_status is not None:
+                self._update_header()
+            if out.upserted or out.removed:
+                self._refresh_spans(self.doc.spans, out.current_id, upserted=out.upserted,
+                                    removed=out.removed)
+        if out.changed:
+            self._patch_list_row()
+            self._update_pending()
+            self.spansChanged.emit(out.doc_id)
+        self._sync_undo_actions()
+        self._sync_held()
+        if out.span_gone is not None:
+            self._tell_span_gone()
+        elif out.message:
+            self.message(out.message)
+        if out.goto is not None:
+            self.view.set_current(out.goto)
 
-    def span_gone(self, error: SpanGoneError) -> None:
-        """EditContext: a command's store call found its span gone (handled after the undo
-        stack call returns, see ``_span_gone``)."""
-        self._gone_error = error
+    def _sync_undo_actions(self) -> None:
+        """Edit > Undo / Redo: enabled when there is something to undo (redo), and named
+        after it ("Undo: accept 'fièvre' as Disease")."""
+        s = self.session
+        for key, verb, can, text in (("undo", "Undo", s.can_undo, s.undo_text),
+                                     ("redo", "Redo", s.can_redo, s.redo_text)):
+            act = self.actions_[key]
+            title = f"{verb}: {text}" if can and text else verb
+            if act.text() != title:
+                act.setText(title)
+            if act.isEnabled() != can:
+                act.setEnabled(can)
 
-    def _take_span_gone(self) -> SpanGoneError | None:
-        error, self._gone_error = getattr(self, "_gone_error", None), None
-        return error
+    def _sync_held(self) -> None:
+        """The lasting status-bar line about held fragments, and Esc, follow the session's."""
+        n = len(self.session.held)
+        if n == self._held_shown:
+            return
+        self._held_shown = n
+        self._update_escape()
+        self._show_held(f"{n} fragment{'s' if n > 1 else ''} held — select the next part "
+                        "and press a label key (Esc drops them)" if n else "")
 
-    def _span_gone(self, *, undo_macro: bool) -> None:
+    def _tell_span_gone(self) -> None:
         """An edit found its span(s) gone (a newer pre-label run replaced them): nothing was
-        written or recorded. The 'in progress' mark made for it is taken back, the redo
-        history (which would repeat it) dropped, the document re-read, and the person told."""
-        if undo_macro:  # the macro now holds only the review-status change made for the edit
-            self.undo_stack.undo()
-        trim = QUndoCommand()
-        trim.setObsolete(True)  # pushing an obsolete command clears the redo history only
-        self.undo_stack.push(trim)
-        if self.doc is not None:
-            self.edited(self.doc.id, None)  # re-read the document and its list row
+        written or recorded, the document was read again; say so, without blocking."""
         self.message(SPAN_GONE_MESSAGE)
         box = QMessageBox(QMessageBox.Icon.Information, "Suggestion replaced",
                           SPAN_GONE_MESSAGE, QMessageBox.StandardButton.Ok, self)
@@ -502,85 +517,21 @@ class MainWindow(QMainWindow):
     def message(self, text: str) -> None:
         self.statusBar().showMessage(text, 4000)
 
-    def _label_name(self, key: str) -> str:
-        lab = self.palette.schema.get(key) if self.palette.schema else None
-        return lab.name if lab else key
-
-    def _quote(self, sp: Span) -> str:
-        text = self.doc.text if self.doc else ""
-        words = " … ".join(text[a:b] for a, b in sp.parts)
-        return f"'{words[:37]}…'" if len(words) > 40 else f"'{words}'"
-
-    def _describe(self, cmd: Any) -> str:
-        """What an edit does, in words: the Edit menu shows "Undo: accept 'pneumonie' as
-        Disease"."""
-        spans = {s.id: s for s in (self.doc.spans if self.doc else [])}
-        if isinstance(cmd, undo.CreateSpan):
-            return f"label {self._quote(cmd.span)} as {self._label_name(cmd.span.label)}"
-        if isinstance(cmd, undo.DeleteSpan):
-            sp = spans.get(cmd.span_id)
-            return (f"delete {self._quote(sp)} ({self._label_name(sp.label)})" if sp
-                    else "delete a span")
-        if isinstance(cmd, undo.UpdateSpan):
-            sp = spans.get(cmd.span_id)
-            if sp is None:
-                return "edit a span"
-            b, a = cmd.before, cmd.after
-            name = self._label_name(a["label"])
-            if "start" in a and (a["start"], a["end"]) != (b["start"], b["end"]):
-                new = dataclasses.replace(sp, start=a["start"], end=a["end"], fragments=None)
-                return f"resize {self._quote(sp)} to {self._quote(new)}"
-            if a["label"] != b["label"]:
-                return f"relabel {self._quote(sp)} as {name}"
-            verb = {"accepted": "accept", "rejected": "reject",
-                    "proposed": "reopen"}.get(a["status"], a["status"])
-            return f"{verb} {self._quote(sp)} as {name}"
-        if isinstance(cmd, undo.SourceStatus):
-            verb = "accept" if cmd.status == "accepted" else "reject"
-            return f"{verb} all suggestions of {cmd.source}"
-        if isinstance(cmd, undo.ReviewStatus):
-            return f"mark the document {cmd.new.replace('_', ' ')}"
-        return cmd.text()
-
     # ------------------------------------------------------------------ edits
     def apply_label(self, label: str, *, exact: bool = False) -> None:
-        """Label the selection (snapped to words unless ``exact``), or relabel the current
-        span when nothing is selected."""
+        """Label the selection (snapped to words unless ``exact``), with the held fragments
+        when there are some, or relabel the current span when nothing is selected."""
         if self.doc is None:
             return
-        sel = self.view.selection_range()
-        if self.held:
-            self._label_fragments(label, sel, exact)
-            return
-        if sel is None:
-            cur = self.view.current
-            if cur is None:
-                self.message("Select some text first, then press a label key")
-            elif cur.label != label or cur.status != "accepted":
-                self._push(undo.UpdateSpan(self, self.doc.id, cur, label=label,
-                                           status="accepted"))
-            return
-        start, end = sel if exact else review.snap_to_words(self.doc.text, *sel)
-        if start >= end:
-            self.message("Nothing to label: the selection is only spaces or punctuation")
-            return
-        self._create(Span(start, end, label, source="human", status="accepted",
-                          annotator=self.annotator))
+        out = self._run(lambda: self.session.label(label, self.view.selection_range(),
+                                                   exact=exact, current=self.view.current))
+        if out is not None and out.selection_used:
+            self._drop_selection()
 
-    def _create(self, span: Span) -> None:
-        """Add ``span`` -- or accept the suggestion with the same label and fragments."""
-        assert self.doc is not None
-        a, b, lab, parts = span.start, span.end, span.label, span.parts
-        same = [s for s in self.doc.spans
-                if s.start == a and s.end == b and s.label == lab and s.parts == parts]
-        if any(s.status == "accepted" for s in same):
-            self.message("Already labelled")
-        elif same:  # pressing the label of a suggestion on its text accepts it
-            self._push(undo.UpdateSpan(self, self.doc.id, same[0], status="accepted"))
-        else:
-            self._push(undo.CreateSpan(self, self.doc.id, span))
+    def _drop_selection(self) -> None:
+        """The selection would hide the new span's colour: drop it, the caret stays at its
+        end."""
         self.view.set_focus_region(None)
-        # the selection would hide the new span's colour: drop it, the caret stays at its end
         cur = self.view.textCursor()
         if cur.hasSelection():
             cur.clearSelection()
@@ -589,19 +540,10 @@ class MainWindow(QMainWindow):
     # discontinuous spans ----------------------------------------------------------
     def hold_fragment(self) -> None:
         """Hold the selection as one fragment of a discontinuous span ("+")."""
-        sel = self.view.selection_range()
-        if self.doc is None or sel is None or sel[0] == sel[1]:
-            self.message("Select the first part of the entity, then press +")
-            return
-        self.held.append(sel)
-        self._update_escape()
-        self.view.set_focus_region(None)
-        cur = self.view.textCursor()
-        cur.clearSelection()
-        self.view.setTextCursor(cur)
-        n = len(self.held)
-        self._show_held(f"{n} fragment{'s' if n > 1 else ''} held — select the next part "
-                        "and press a label key (Esc drops them)")
+        out = self.session.hold(self.view.selection_range())
+        if out.selection_used:
+            self._drop_selection()
+        self._apply(out)
 
     def escape(self) -> None:
         """Esc: drop held fragments, else close the shortcut sheet, else hide the Compare and
@@ -625,12 +567,7 @@ class MainWindow(QMainWindow):
         self.actions_["clear_fragments"].setEnabled(bool(self.held or sheet or self._docks()))
 
     def clear_fragments(self) -> None:
-        had = bool(self.held)
-        self.held = []
-        self._update_escape()
-        if had:
-            self._show_held("")
-            self.message("Held fragments dropped")
+        self._apply(self.session.drop_held())
 
     def _show_held(self, text: str) -> None:
         """A lasting status-bar message (until the fragments are used or dropped)."""
@@ -639,79 +576,34 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().clearMessage()
 
-    def _label_fragments(self, label: str, sel: tuple[int, int] | None, exact: bool) -> None:
-        assert self.doc is not None
-        if sel is None or sel[0] == sel[1]:
-            self.message("Select the next part of the entity, then press a label key "
-                         "(Esc drops the held fragments)")
-            return
-        parts = review.snap_fragments(self.doc.text, [*self.held, sel], exact=exact)
-        self.held = []
-        self._update_escape()
-        self._show_held("")
-        if not parts:
-            self.message("Nothing to label: the selections are only spaces or punctuation")
-            return
-        self._create(Span.from_fragments(parts, label, source="human", status="accepted",
-                                         annotator=self.annotator))
-
     # boundaries -------------------------------------------------------------------
     def target_span(self) -> Span | None:
         """The span a key acts on: the one under the cursor, else the one the review flow is
         on (the last current span: a click in the margin does not lose it)."""
         cur = self.view.current
-        if cur is not None or self.doc is None or self._flow_id is None:
+        if cur is not None:
             return cur
-        flow = next((s for s in self.doc.spans if s.id == self._flow_id), None)
-        if flow is not None and (flow.status != "rejected" or self.view.show_rejected):
+        flow = self.session.flow_span(include_rejected=self.view.show_rejected)
+        if flow is not None:
             self.view.set_current(flow, move_caret=False)
-            return flow
-        return None
+        return flow
 
     def move_boundary(self, edge: str, direction: int) -> None:
         """Move the ``edge`` ("start"/"end") of the span under the cursor one word
         ``direction``; a person's edit of a suggestion accepts it (as relabelling does)."""
-        cur = self.target_span()
-        if self.doc is None or cur is None:
-            self.message("No span under the cursor")
-            return
-        if cur.is_discontinuous:
-            self.message("A discontinuous span's boundaries cannot be moved: delete it and "
-                         "create it again")
-            return
-        new = review.move_boundary(self.doc.text, cur.start, cur.end, edge, direction)
-        if new is None:
-            self.message("The span cannot shrink further" if (
-                (edge == "end") == (direction < 0)) else "No word further that way")
-            return
-        self._push(undo.UpdateSpan(self, self.doc.id, cur, start=new[0], end=new[1],
-                                   status="accepted"))
+        self._run(lambda: self.session.move_boundary(self.target_span(), edge, direction))
 
     def drag_boundary(self, span: Span, edge: str, pos: int, exact: bool) -> None:
         """An edge of ``span`` dropped at ``pos`` with the mouse: snapped to the word unless
         ``exact``; one undoable edit, and a person's edit of a suggestion accepts it."""
         cur = self.view.current
-        if self.doc is None or cur is None or cur.id != span.id or cur.is_discontinuous:
+        if cur is None or cur.id != span.id:
             return
-        new = review.drag_boundary(self.doc.text, cur.start, cur.end, edge, pos, exact=exact)
-        if new is None:
-            self.message("The boundary did not move (dropped where it was, or past the other edge)")
-            return
-        self._push(undo.UpdateSpan(self, self.doc.id, cur, start=new[0], end=new[1],
-                                   status="accepted"))
+        self._run(lambda: self.session.drag_boundary(cur, edge, pos, exact=exact))
 
     def set_current_status(self, status: str) -> None:
-        cur = self.target_span()
-        if self.doc is None or cur is None:
-            self.message("No span under the cursor")
-            return
-        nxt = review.next_suggestion(self.doc.spans, cur.start, current=cur)
-        if cur.status != status:
-            self._push(undo.UpdateSpan(self, self.doc.id, cur, status=status))
-        if nxt is not None and cur.status == "proposed":  # review flow: go on to the next
-            fresh = next((s for s in self.doc.spans if s.id == nxt.id), None)
-            if fresh is not None:
-                self.view.set_current(fresh)
+        """Accept or reject the span a key acts on; the flow goes on to the next suggestion."""
+        self._run(lambda: self.session.set_status(self.target_span(), status))
 
     def current_source(self) -> str | None:
         cur = self.view.current
@@ -721,45 +613,29 @@ class MainWindow(QMainWindow):
 
     def set_source_status(self, status: str) -> None:
         src = self.current_source()
-        if self.doc is None or not src:
-            self.message("No suggestions to act on")
-            return
-        if not any(s.source == src and s.status == "proposed" for s in self.doc.spans):
-            self.message(f"No proposed spans from {src}")
-            return
-        shown = [s.id for s in self.doc.spans if s.source == src and s.status == "proposed"]
-        if self._push(undo.SourceStatus(self, self.doc.id, src, status, span_ids=shown)):
-            self.message(f"{status.capitalize()} all suggestions of {src}")
+        self._run(lambda: self.session.decide_source(src, status))
 
     def delete_current(self) -> None:
-        cur = self.target_span()
-        if self.doc is None or cur is None:
-            self.message("No span under the cursor")
-            return
-        self._push(undo.DeleteSpan(self, self.doc.id, cur.id))
+        self._run(lambda: self.session.delete(self.target_span()))
 
     def edit_label(self) -> None:
         cur = self.target_span()
         if self.doc is None or cur is None:
-            self.message("No span under the cursor")
+            self.message(NO_SPAN)
             return
         rects = self.view.range_rects(cur.start, cur.end)
         pt = rects[0].bottomLeft().toPoint() if rects else self.view.rect().center()
         label = self.palette.popup(self.view.viewport().mapToGlobal(pt), cur.label)
-        if label and label != cur.label:
-            self._push(undo.UpdateSpan(self, self.doc.id, cur, label=label, status="accepted"))
+        self._run(lambda: self.session.relabel(cur, label))
 
     def set_review_status(self, status: str, *, advance: bool = False) -> None:
         """Set the document's status; the list, filtered by status, drops it at once (the
         next document is taken before, so it is the one after it in the list as shown)."""
         if self.doc is None:
             return
-        doc_id = self.doc.id
-        nxt = self.doc_list.neighbour(doc_id, 1) if advance else None
-        if self.doc.review_status != status:
-            cmd = undo.ReviewStatus(self, doc_id, self.doc.review_status, status)
-            cmd.setText(self._describe(cmd))
-            self.undo_stack.push(cmd)
+        nxt = self.doc_list.neighbour(self.doc.id, 1) if advance else None
+        out = self._run(lambda: self.session.mark(status))
+        if out is not None and out.changed:
             self.doc_list.refilter_status()
         if advance:
             if nxt is None:
@@ -767,6 +643,13 @@ class MainWindow(QMainWindow):
             else:
                 self.show_document(nxt)
         self._update_header()
+
+    def undo(self) -> None:
+        """Undo the session's newest edit (on whichever document it was made)."""
+        self._run(self.session.undo)
+
+    def redo(self) -> None:
+        self._run(self.session.redo)
 
     # ------------------------------------------------------------------ navigation
     def step_document(self, step: int) -> None:
@@ -777,20 +660,9 @@ class MainWindow(QMainWindow):
         self.show_document(nxt)
 
     def step_suggestion(self, backward: bool) -> None:
-        if self.doc is None:
-            return
-        sp = review.next_suggestion(self.doc.spans, self.view.caret(),
-                                    current=self.view.current, backward=backward)
-        if sp is None:  # past the last (first) one: wrap around, as Prodigy and INCEpTION do
-            sp = review.next_suggestion(self.doc.spans, len(self.doc.text) + 1 if backward
-                                        else -1, backward=backward)
-            if sp is None:
-                self.message("No suggestions left in this document — Shift+N opens the next "
-                             "document with suggestions")
-                return
-            self.message("Wrapped to the last suggestion" if backward
-                         else "Wrapped to the first suggestion")
-        self.view.set_current(sp)
+        """J / K: the next (previous) suggestion, wrapping round the document."""
+        self._apply(self.session.step_suggestion(self.view.caret(), current=self.view.current,
+                                                 backward=backward))
 
     def step_pending_document(self, step: int) -> None:
         """Open the next (``step`` 1) or previous (-1) document in the list as shown that
@@ -834,8 +706,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ reactions
     def _on_current_span(self, sp: Span | None) -> None:
         self.span_table.show_current(sp)
-        if sp is not None:
-            self._flow_id = sp.id
+        self.session.follow(sp)
         if sp is None:
             self.span_info.setText("")
             return
@@ -879,16 +750,12 @@ class MainWindow(QMainWindow):
                                 else None)
 
     # ------------------------------------------------------------------ other windows
-    def _panel(self, name: str, build: Callable[[], QWidget]) -> QWidget | None:
+    def _panel(self, name: str, build: Callable[[], QWidget]) -> QWidget:
         """The ``name`` panel, built once and docked at the bottom of the window (Compare
         and Statistics share the area as tabs; each can be floated or closed; Esc hides)."""
         w = self._panels.get(name)
         if w is None:
-            try:
-                w = build()
-            except ImportError as exc:
-                self.message(f"{name} is not available yet ({exc})")
-                return None
+            w = build()
             dock = QDockWidget(name, self)
             dock.setObjectName(f"dock-{name.lower()}")
             dock.setWidget(w)
@@ -912,21 +779,16 @@ class MainWindow(QMainWindow):
 
     def show_compare(self) -> None:
         def build() -> QWidget:
-            from .compare_view import CompareView
-
             w = CompareView(self.store_factory, self)
-            if hasattr(w, "documentRequested"):
-                w.documentRequested.connect(self.show_document)
-            if hasattr(w, "regionActivated"):
-                w.regionActivated.connect(self._goto_region)
+            w.documentRequested.connect(self.show_document)
+            w.regionActivated.connect(self._goto_region)
             self.spansChanged.connect(w.spans_changed)
             return w
 
         w = self._panel("Compare", build)
-        if w is not None:
-            if self.doc is not None:
-                w.show_document(self.doc.id)
-            self._show_panel(w)
+        if self.doc is not None:
+            w.show_document(self.doc.id)
+        self._show_panel(w)
 
     def _goto_region(self, doc_id: int, start: int, end: int) -> None:
         if self.doc is None or self.doc.id != doc_id:
@@ -943,29 +805,12 @@ class MainWindow(QMainWindow):
         dlg.show()
 
     def show_statistics(self) -> None:
-        def build() -> QWidget:
-            from .stats_view import StatsView
-
-            return StatsView(self.store_factory, self)
-
-        w = self._panel("Statistics", build)
-        if w is not None:
-            w.refresh()
-            self._show_panel(w)
+        w = self._panel("Statistics", lambda: StatsView(self.store_factory, self))
+        w.refresh()
+        self._show_panel(w)
 
     def show_settings(self) -> None:
-        try:
-            from .settings_dialog import SettingsDialog
-        except ImportError as exc:
-            self.message(f"Settings are not available yet ({exc})")
-            return
-        first = _first_param(SettingsDialog)
-        if first == "store":
-            dlg = SettingsDialog(self.store, self)
-        elif first == "store_factory":
-            dlg = SettingsDialog(self.store_factory, self)
-        else:
-            dlg = SettingsDialog(self)
+        dlg = SettingsDialog(self.store, self)
         dlg.exec()
         self.annotator = review.get_annotator()
         self.who.setText(f"annotator: {self.annotator}")
@@ -990,37 +835,18 @@ class MainWindow(QMainWindow):
                                               "SQLite projects (*.sqlite *.db);;All files (*)")
         if not path:
             return
-        from db import Store
-
-        self.set_store(Store(path, self.store.project))
+        self.set_store(self.store.open_other(path, self.store.project))
 
     def set_store(self, store: Any) -> None:
         """Switch to another database (the undo history belongs to the old one)."""
-        self.undo_stack.clear()
         for w in self._panels.values():
             dock = w.parentWidget()
             w.close()
             self.removeDockWidget(dock)
             dock.deleteLater()
         self._panels.clear()
-        self.store = store
-        self.doc = None
+        self.store = store  # the session drops its history and the open document
         self.load_project()
 
 
-def _span_order(s: Span) -> tuple[int, int, int]:
-    return (s.start, s.end, s.id or 0)
-
-
-def _first_param(cls: type) -> str | None:
-    """Name of the first constructor argument after ``self`` (the dialog is a teammate's)."""
-    import inspect
-
-    try:
-        params = list(inspect.signature(cls.__init__).parameters)
-    except (TypeError, ValueError):
-        return None
-    return params[1] if len(params) > 1 else None
-
-
-__all__ = ["MainWindow"]
+__all__ = ["MainWindow", "SPAN_GONE_MESSAGE"]

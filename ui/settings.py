@@ -1,177 +1,104 @@
-"""Settings the GUI remembers, and where each one lives.
+"""What the GUI's dialogs start from, and where each value is kept.
 
-* Per user (``QSettings``, organisation ``medannotator``): LLM endpoint URL, LLM model name,
-  the name of the environment variable holding the API key, the last pre-label backend.
-  The annotator name goes through ``annotator.review`` (``$ANNOTATOR_ANNOTATOR`` or the
-  identity file), so the CLI and the GUI agree on who is annotating.
-* Per project (``store.set_setting``): the default pre-label model (``default_model``, the
-  setting the model registry mirrors) and the pre-label threshold.
-* The API key: ONLY the environment (``$OPENAI_API_KEY`` or the variable named in settings) or
-  the OS keyring (service ``medannotator``, user ``api_key``: the entries
-  ``annotator.llm.keys.resolve_api_key`` reads). Never the database, QSettings or a log line.
+* The user's preferences (annotator name, pre-label threshold and batch size, device, the LLM
+  endpoint URL and model name, the NAME of the API key's environment variable): the user
+  settings, ``annotator.settings`` (the settings file, overridden by ``ANNOTATOR_*``
+  variables), the same the command line reads.
+* The project's default pre-labelling model and its backend: the project's database settings
+  ``default_model`` / ``default_backend`` (what ``annotator models set-default`` and ``train``
+  set and pre-label reads); nowhere else.
+* The API key: ONLY the environment or the OS keyring (``annotator.settings.api_key``); never
+  the database, the settings file or a log line.
+
+Window geometry and state, where kept, are Qt's (``QSettings``); nothing here is.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QSettings
-
+from annotator import settings as user_settings
 from annotator.errors import AnnotatorError
+from annotator.prelabel.registry import get_backend
+from annotator.settings import (
+    DEFAULT_API_KEY_ENV,
+    DEFAULT_LLM_URL,
+    DEFAULT_THRESHOLD,
+    KeyringUnavailableError,
+    api_key_source,
+    keyring_available,
+    set_api_key,
+)
 
-ORGANIZATION = "medannotator"
-APPLICATION = "annotator"
-KEYRING_SERVICE = "medannotator"
-KEYRING_USER = "api_key"
-DEFAULT_ENV = "OPENAI_API_KEY"
+DEFAULT_ENV = DEFAULT_API_KEY_ENV
 DEFAULT_MODEL_SETTING = "default_model"
-THRESHOLD_SETTING = "prelabel_threshold"
-DEFAULT_THRESHOLD = 0.5
-DEFAULT_LLM_URL = "http://localhost:8080/v1"
+DEFAULT_BACKEND_SETTING = "default_backend"
+DEFAULT_BACKEND = "gliner2"
 
-
-class KeyringUnavailableError(AnnotatorError):
-    """No usable OS keyring: the key has to come from the environment."""
+__all__ = ["AnnotatorError", "DEFAULT_ENV", "DEFAULT_LLM_URL", "DEFAULT_THRESHOLD",
+           "KeyringUnavailableError", "Settings", "api_key_source", "get_api_key",
+           "get_settings", "keyring_available", "save_settings", "set_api_key"]
 
 
 @dataclass
 class Settings:
+    """What a dialog shows: the user's settings and, given a store, the project's default
+    model and backend (without one: the backend's own default model)."""
+
     annotator: str = ""
     model: str = ""
-    backend: str = "gliner2"
+    backend: str = DEFAULT_BACKEND
     threshold: float = DEFAULT_THRESHOLD
+    batch_size: int = 8
+    device: str = "auto"
     llm_base_url: str = DEFAULT_LLM_URL
     llm_model: str = ""
     api_key_env: str = DEFAULT_ENV
 
 
-def qsettings() -> QSettings:
-    """The per-user settings file (INI, in the user's config folder)."""
-    return QSettings(QSettings.IniFormat, QSettings.UserScope, ORGANIZATION, APPLICATION)
-
-
-def _default_model() -> str:
-    try:
-        from annotator.prelabel import DEFAULT_GLINER2_MODEL
-    except ImportError:  # pragma: no cover - pre-labeling not installed
-        return ""
-    return DEFAULT_GLINER2_MODEL
-
-
-def _annotator_name() -> str:
-    try:
-        from annotator.review import get_annotator
-    except ImportError:  # pragma: no cover
-        return os.environ.get("ANNOTATOR_ANNOTATOR", "")
-    return get_annotator()
+def _project_default(store: Any) -> tuple[str, str]:
+    """``(model, backend)`` the project pre-labels with by default."""
+    backend = DEFAULT_BACKEND
+    model = ""
+    if store is not None:
+        backend = str(store.get_setting(DEFAULT_BACKEND_SETTING) or DEFAULT_BACKEND)
+        model = str(store.get_setting(DEFAULT_MODEL_SETTING) or "")
+    return model or (get_backend(backend).default_model or ""), backend
 
 
 def get_settings(store: Any = None) -> Settings:
-    """Current settings: per-user values, overlaid with the project's when ``store`` is given."""
-    qs = qsettings()
-    s = Settings(
-        annotator=_annotator_name(),
-        model=str(qs.value("prelabel/model", "") or _default_model()),
-        backend=str(qs.value("prelabel/backend", "gliner2")),
-        threshold=float(qs.value("prelabel/threshold", DEFAULT_THRESHOLD)),
-        llm_base_url=str(qs.value("llm/base_url", DEFAULT_LLM_URL)),
-        llm_model=str(qs.value("llm/model", "")),
-        api_key_env=str(qs.value("llm/api_key_env", DEFAULT_ENV)) or DEFAULT_ENV,
-    )
-    if store is not None:
-        s.model = str(store.get_setting(DEFAULT_MODEL_SETTING) or s.model)
-        s.threshold = float(store.get_setting(THRESHOLD_SETTING, s.threshold))
-    return s
+    """The settings a dialog starts from (raises ``SettingsError`` naming the file and the
+    key when the settings file holds a bad value)."""
+    u = user_settings.load_settings()
+    model, backend = _project_default(store)
+    return Settings(
+        annotator=u.annotator_name(), model=model, backend=backend,
+        threshold=DEFAULT_THRESHOLD if u.prelabel_threshold is None else u.prelabel_threshold,
+        batch_size=u.prelabel_batch_size, device=u.device or "auto",
+        llm_base_url=u.llm_base_url, llm_model=u.llm_model, api_key_env=u.llm_api_key_env)
 
 
 def save_settings(s: Settings, store: Any = None) -> None:
-    """Persist ``s`` (never the API key: see :func:`set_api_key`)."""
-    qs = qsettings()
-    qs.setValue("prelabel/model", s.model)
-    qs.setValue("prelabel/backend", s.backend)
-    qs.setValue("prelabel/threshold", float(s.threshold))
-    qs.setValue("llm/base_url", s.llm_base_url)
-    qs.setValue("llm/model", s.llm_model)
-    qs.setValue("llm/api_key_env", s.api_key_env or DEFAULT_ENV)
-    qs.sync()
-    if s.annotator and s.annotator != _annotator_name():
-        from annotator.review import set_annotator
-
-        set_annotator(s.annotator)
-    if store is not None:
-        if s.model and s.model != store.get_setting(DEFAULT_MODEL_SETTING):
-            store.set_setting(DEFAULT_MODEL_SETTING, s.model)
-        if float(s.threshold) != store.get_setting(THRESHOLD_SETTING):
-            store.set_setting(THRESHOLD_SETTING, float(s.threshold))
-
-
-# ---------------------------------------------------------------------------- API key
-def _keyring() -> Any:
-    import keyring
-    from keyring.backends.fail import Keyring as FailKeyring
-
-    if isinstance(keyring.get_keyring(), FailKeyring):
-        raise KeyringUnavailableError(
-            "no OS keyring is available on this machine: set the API key in the environment "
-            "variable named in the settings instead")
-    return keyring
+    """Keep what changed from :func:`get_settings`: the user's values in the settings file,
+    the default model and backend in the project (never the API key: see
+    :func:`set_api_key`)."""
+    before = get_settings(store)
+    fields = {"annotator": "annotator", "threshold": "prelabel_threshold",
+              "batch_size": "prelabel_batch_size", "device": "device",
+              "llm_base_url": "llm_base_url", "llm_model": "llm_model",
+              "api_key_env": "llm_api_key_env"}
+    changes = {key: getattr(s, attr) for attr, key in fields.items()
+               if getattr(s, attr) != getattr(before, attr)}
+    if "prelabel_threshold" in changes:
+        changes["prelabel_threshold"] = float(changes["prelabel_threshold"])
+    if changes:
+        user_settings.save_settings(changes)
+    if store is not None and s.model and (s.model, s.backend) != (before.model, before.backend):
+        store.set_setting(DEFAULT_MODEL_SETTING, s.model)
+        store.set_setting(DEFAULT_BACKEND_SETTING, s.backend)
 
 
-def keyring_available() -> bool:
-    try:
-        _keyring()
-    except (KeyringUnavailableError, ImportError):
-        return False
-    return True
-
-
-def set_api_key(key: str | None) -> None:
-    """Store ``key`` in the OS keyring (``None`` or empty removes it)."""
-    kr = _keyring()
-    from keyring.errors import KeyringError, PasswordDeleteError
-
-    try:
-        if key:
-            kr.set_password(KEYRING_SERVICE, KEYRING_USER, key)
-        else:
-            try:
-                kr.delete_password(KEYRING_SERVICE, KEYRING_USER)
-            except PasswordDeleteError:
-                pass
-    except KeyringError as exc:
-        raise KeyringUnavailableError(f"the OS keyring refused the key: {exc}") from exc
-
-
-def api_key_source(env_name: str = DEFAULT_ENV) -> str | None:
-    """Where the key would come from: ``"environment"``, ``"keyring"`` or None (never the key)."""
-    if os.environ.get(env_name or DEFAULT_ENV):
-        return "environment"
-    try:
-        kr = _keyring()
-        if kr.get_password(KEYRING_SERVICE, env_name) or kr.get_password(KEYRING_SERVICE,
-                                                                          KEYRING_USER):
-            return "keyring"
-    except Exception:  # noqa: BLE001 - a broken keyring means "no key from the keyring"
-        return None
-    return None
-
-
-def get_api_key(env_name: str = DEFAULT_ENV) -> str | None:
-    """The key for LLM calls (environment first, then the keyring), or None."""
-    try:
-        from annotator.llm.keys import resolve_api_key
-    except ImportError:  # pragma: no cover - the LLM package is part of the product
-        value = os.environ.get(env_name or DEFAULT_ENV)
-        if value:
-            return value
-        try:
-            return _keyring().get_password(KEYRING_SERVICE, KEYRING_USER)
-        except Exception:  # noqa: BLE001
-            return None
-    env = env_name if env_name and env_name != DEFAULT_ENV else None
-    try:
-        return resolve_api_key(env_name=env)
-    except AnnotatorError:
-        return None
+def get_api_key(env_name: str | None = None) -> str | None:
+    """The key for LLM calls (the environment, then the keyring), or None."""
+    return user_settings.api_key(env_name)

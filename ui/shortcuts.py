@@ -111,6 +111,12 @@ BINDINGS: tuple[Binding, ...] = (
             "Side-by-side view of what each source said"),
     Binding("statistics", ("Ctrl+I",), "Statistics", "View"),
     Binding("shortcuts", ("?", "F1"), "Keyboard shortcuts", "Help", "This sheet"),
+    # -- team (ui/team.py)
+    Binding("switch_layer", ("Ctrl+Shift+G",), "Work in the gold / my layer", "Team",
+            "Switch between your own layer (the documents assigned to you) and the shared "
+            "gold project"),
+    Binding("curation", ("Ctrl+Shift+C",), "Curation…", "Team",
+            "The annotators' spans side by side; A takes one into the gold, R rejects it"),
     # -- application
     Binding("settings", ("Ctrl+,",), "Settings…", "File"),
     Binding("open_db", ("Ctrl+O",), "Open database…", "File"),

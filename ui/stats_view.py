@@ -19,7 +19,17 @@ from PySide6.QtCharts import (
 )
 from PySide6.QtCore import QMargins, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from annotator.overview import Overview, compute_overview
 
@@ -71,6 +81,10 @@ def _nice_max(v: float) -> float:
     return max(4.0, float(v) * 1.05)
 
 
+TEAM_COLUMNS = ("Annotator", "Annotator", "Documents", "Strict F1", "Partial F1",
+                "Token kappa", "Lowest label (strict F1)")
+
+
 class StatsView(QWidget):
     """Five charts over the project; ``refresh()`` recomputes them from the store.
 
@@ -99,6 +113,17 @@ class StatsView(QWidget):
             view.setMinimumSize(CHART_MIN_WIDTH, CHART_MIN_HEIGHT)
             grid.addWidget(view, r, c, rs, cs)
             self.views[name] = view
+        # agreement between the annotators of a team (annotator assign), when there is one
+        self.team_title = QLabel("")
+        self.team = QTableWidget(0, len(TEAM_COLUMNS))
+        self.team.setHorizontalHeaderLabels(TEAM_COLUMNS)
+        self.team.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.team.verticalHeader().setVisible(False)
+        self.team.horizontalHeader().setStretchLastSection(True)
+        self.team.setMinimumHeight(120)
+        self.team_agreement: Any = None
+        grid.addWidget(self.team_title, 2, 0, 1, 3)
+        grid.addWidget(self.team, 3, 0, 1, 3)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.NoFrame)
@@ -128,6 +153,7 @@ class StatsView(QWidget):
         self._set("sources", self._sources_chart(ov))
         self._set("density", self._density_chart(ov))
         self._set("agreement", self._agreement_chart(ov))
+        self._team_table()
         n_spans = sum(ov.spans_by_source.values())
         self.summary.setText(
             f"<b>{ov.reviewed} / {ov.documents}</b> documents reviewed "
@@ -135,6 +161,29 @@ class StatsView(QWidget):
             f"{len(ov.spans_by_label)} labels in use · agreement measured on "
             f"{ov.reference_docs} reference document(s) · density: {ov.density_kind}")
         return ov
+
+    def _team_table(self) -> None:
+        """Pairwise agreement between annotators (``agreement --by annotator``)."""
+        shared = self.store.shared_store()
+        team = shared.agreement_by_annotator() if shared.annotators() else None
+        self.team_agreement = team
+        self.team_title.setVisible(team is not None)
+        self.team.setVisible(team is not None)
+        if team is None:
+            return
+        fk = "–" if team.fleiss_kappa is None else f"{team.fleiss_kappa:.3f}"
+        self.team_title.setText(
+            f"<b>Agreement between annotators</b> (documents both reviewed) · Fleiss' kappa "
+            f"{fk} over {team.fleiss_documents} documents")
+        self.team.setRowCount(len(team.pairs))
+        for r, p in enumerate(team.pairs):
+            worst = min(p.per_label.items(), key=lambda kv: kv[1]["strict_f1"], default=None)
+            cells = (p.a, p.b, str(p.documents), f"{p.strict_f1:.3f}", f"{p.partial_f1:.3f}",
+                     f"{p.kappa:.3f}",
+                     f"{worst[0]} {worst[1]['strict_f1']:.2f}" if worst else "")
+            for c, value in enumerate(cells):
+                self.team.setItem(r, c, QTableWidgetItem(value))
+        self.team.resizeColumnsToContents()
 
     def _set(self, name: str, chart: QChart) -> None:
         old = self.views[name].chart()

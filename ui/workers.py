@@ -51,22 +51,20 @@ class _Signals(QObject):
 
 
 class _JobRunnable(QRunnable):
-    def __init__(self, factory: JobFactory, db_url: str, project: str, handle: JobHandle):
+    def __init__(self, factory: JobFactory, opener: Callable[[], Any], handle: JobHandle):
         super().__init__()
         self.setAutoDelete(True)
-        self._factory, self._db_url, self._project = factory, db_url, project
+        self._factory, self._opener = factory, opener
         self._cancel, self._signals = handle.cancel_event, handle._signals
         self._done, self._post_progress = handle.done_event, handle._post_progress
 
-    def run(self) -> None:  # worker thread
-        from db import Store  # imported here: the worker owns its store
-
+    def run(self) -> None:  # worker thread: it owns the store it opens
         sig = self._signals
         post = self._post_progress
 
         store = None
         try:
-            store = Store(self._db_url, self._project)
+            store = self._opener()
             if self._cancel.is_set():
                 raise CancelledError("cancelled before start")
             result = drive(self._factory(store), post, self._cancel)
@@ -202,13 +200,13 @@ def run_job_in_thread(
     job_factory: JobFactory,
     title: str,
     *,
-    db_url: str,
-    project: str = "default",
+    opener: Callable[[], Any],
     show_dialog: bool = True,
     pool: QThreadPool | None = None,
     waiting: str = "starting (opening the project)",
 ) -> JobHandle:
-    """Start ``job_factory(store)`` on a worker thread with its own ``Store(db_url, project)``.
+    """Start ``job_factory(store)`` on a worker thread with its own store, ``opener()``
+    (``store.opener()`` of the window's store: the same database and project).
 
     With ``show_dialog`` a non-modal progress dialog with a Cancel button follows the job and
     errors are shown in a message box (the message is the ``AnnotatorError`` text). Connect to
@@ -228,7 +226,7 @@ def run_job_in_thread(
         dlg.show()
         handle.dialog = dlg
     _RUNNING.add(handle)
-    runnable = _JobRunnable(job_factory, db_url, project, handle)
+    runnable = _JobRunnable(job_factory, opener, handle)
     (pool or QThreadPool.globalInstance()).start(runnable)
     return handle
 

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from annotator.errors import AnnotatorError, CancelledError
 
 # sub-command modules, in help order
-COMMAND_MODULES = ("data", "review", "prelabel", "silver", "train", "gui", "doctor")
+COMMAND_MODULES = ("data", "review", "team", "prelabel", "silver", "train", "settings", "gui",
+                   "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--project", default="default", help="project inside the database")
     parser.add_argument("--annotator", default=None,
                         help="whose decisions this command writes (default: "
-                             "$ANNOTATOR_ANNOTATOR, else the GUI's identity, else the login)")
+                             "$ANNOTATOR_ANNOTATOR, else the annotator setting of the user "
+                             "settings file, else the login)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

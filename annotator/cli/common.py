@@ -63,3 +63,11 @@ def annotator_name(args: Any) -> str:
 
     return (getattr(args, "annotator_sub", None) or getattr(args, "annotator", None)
             or get_annotator())
+
+
+def work_store(store: Any, who: str) -> Any:
+    """Where ``who``'s decisions go: their layer of the project when documents are assigned
+    to them there (``annotator assign``), else the project itself."""
+    from db.team_queries import work_store as _work_store
+
+    return _work_store(store, who)

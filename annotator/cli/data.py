@@ -10,13 +10,13 @@ from typing import Any
 from annotator.cli.common import open_store, print_json, run_job
 from annotator.errors import AnnotatorError
 
-FORMAT_NAMES = ("text", "jsonl", "brat", "corona2", "csv", "pubtator", "gliner", "gliner2",
-                "conll")
-
 
 def register(sub: Any) -> None:
+    from annotator.formats import format_names
+
+    names = format_names()  # the tool's own, then installed plugins' (medannotator.formats)
     p = sub.add_parser("import", help="import annotated or raw documents (all or nothing)")
-    p.add_argument("--format", required=True, choices=FORMAT_NAMES)
+    p.add_argument("--format", required=True, choices=names)
     p.add_argument("path", help="file or folder to import")
     p.add_argument("--schema", default=None,
                    help="label schema set on a project that has none (default: finemed-fr; "
@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", help="export documents and spans")
-    p.add_argument("--format", required=True, choices=FORMAT_NAMES)
+    p.add_argument("--format", required=True, choices=names)
     p.add_argument("--out", default=None,
                    help="output file, or folder (brat, text, --split); required unless "
                         "--dry-run")

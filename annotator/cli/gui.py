@@ -18,6 +18,9 @@ def register(sub: Any) -> None:
                    help="database: a SQLite file or SQLAlchemy URL (default: the embedded "
                         "project in the user data folder, seeded with samples on first run)")
     p.add_argument("--project", default=argparse.SUPPRESS, help="project inside the database")
+    p.add_argument("--annotator", default=argparse.SUPPRESS,
+                   help="who annotates in this window (an annotator with documents assigned "
+                        "works in their own layer; default: the settings, else the login)")
     p.set_defaults(func=cmd_gui)
 
 
@@ -25,4 +28,5 @@ def cmd_gui(args: Any) -> int:
     # The CLI is the composition root: this one command loads the Qt front end, by name and
     # only when run, so the core package itself never depends on ``ui`` (tests/test_layers.py).
     app = importlib.import_module("ui.app")
-    return app.run_gui(db=args.db, project=args.project)
+    return app.run_gui(db=args.db, project=args.project,
+                       annotator=getattr(args, "annotator", None))

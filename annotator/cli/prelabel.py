@@ -8,10 +8,43 @@ import sys
 from typing import Any
 
 from annotator.cli.common import open_store, print_json, run_job
+from annotator.errors import AnnotatorError
+
+
+def add_backend_options(p: argparse.ArgumentParser) -> list[str]:
+    """One flag per option of the registered backends (``--NAME``, ``_`` as ``-``; an option
+    several backends share is one flag); returns the option names."""
+    from annotator.prelabel.registry import backends, get_backend
+
+    seen: dict[str, list[str]] = {}
+    helps: dict[str, Any] = {}
+    for name in backends():
+        for opt in get_backend(name).options:
+            seen.setdefault(opt.name, []).append(name)
+            helps.setdefault(opt.name, opt)
+    for key, owners in seen.items():
+        opt = helps[key]
+        flag = "--" + key.replace("_", "-")
+        text = f"{', '.join(owners)}: {opt.help}"
+        if opt.multiple:
+            p.add_argument(flag, dest=key, action="append", default=None, metavar="KEY=VALUE",
+                           help=text)
+        elif opt.type is bool:
+            if opt.default is None:
+                p.add_argument(flag, dest=key, action=argparse.BooleanOptionalAction,
+                               default=None, help=text)
+            else:
+                p.add_argument(flag, dest=key, action="store_true", default=False, help=text)
+        else:
+            p.add_argument(flag, dest=key, type=opt.type, default=opt.default,
+                           choices=opt.choices,
+                           metavar=None if opt.choices else key.upper(), help=text)
+    return list(seen)
 
 
 def register(sub: Any) -> None:
     from annotator.prelabel.base import DEFAULT_GLINER2_MODEL
+    from annotator.prelabel.registry import backends
 
     p = sub.add_parser(
         "prelabel", help="propose spans with a model or the project lexicon",
@@ -21,31 +54,24 @@ def register(sub: Any) -> None:
     p.add_argument("--model", default=None, metavar="ID_OR_PATH",
                    help=f"hub id or local folder (gliner2 default: {DEFAULT_GLINER2_MODEL}; "
                         "not used by lexicon)")
-    p.add_argument("--backend", default="gliner2", choices=("gliner2", "transformers", "lexicon"))
+    p.add_argument("--backend", default="gliner2", choices=backends(),
+                   help="the tool's own (gliner2, transformers, lexicon) or an installed "
+                        "plugin's (entry point group medannotator.prelabelers)")
     p.add_argument("--threshold", type=float, default=None,
-                   help="minimum span score (default: the threshold `train` recorded with the "
-                        "model, else 0.5)")
-    p.add_argument("--descriptions", action=argparse.BooleanOptionalAction, default=None,
-                   help="gliner2: prompt with the label descriptions (default: what `train` "
-                        "recorded with the model, else with descriptions)")
-    p.add_argument("--batch-size", type=int, default=8, metavar="N",
-                   help="documents per step and windows per forward pass")
+                   help="minimum span score (default: the prelabel_threshold setting, else "
+                        "the threshold `train` recorded with the model, else 0.5)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="documents per step and windows per forward pass (default: the "
+                        "prelabel_batch_size setting, 8)")
     p.add_argument("--window", default="full", choices=("full", "middle"),
                    help="full: every token, in overlapping 512-token windows; middle: only the "
                         "middle 512 tokens (FineMed's density protocol)")
     p.add_argument("--overlap", type=int, default=64, help="tokens shared by adjacent windows")
-    p.add_argument("--label-map", default=None, metavar="FILE",
-                   help="transformers: map model labels onto the schema (shipped name or JSON)")
-    p.add_argument("--device", default="cpu",
-                   help="cpu (default), cuda, cuda:N, mps, or auto (cuda when torch sees a GPU)")
-    p.add_argument("--quantize", default=None, choices=("int8", "bf16"),
-                   help="gliner2 on CPU: a faster, approximate encoder (int8 dynamic "
-                        "quantization or bfloat16 autocast); spans may differ slightly from "
-                        "the exact float32 run")
+    p.add_argument("--device", default=None,
+                   help="cpu, cuda, cuda:N, mps, or auto (cuda when torch sees a GPU); "
+                        "default: the device setting, else cpu")
     p.add_argument("--limit", type=int, default=None, metavar="N",
                    help="process at most N documents in this call")
-    p.add_argument("--case-insensitive", action="store_true",
-                   help="lexicon: match accepted strings ignoring case")
     p.add_argument("--include-reviewed", action="store_true",
                    help="also add proposals to reviewed documents (left alone by default); "
                         "decided spans are never touched either way")
@@ -60,7 +86,7 @@ def register(sub: Any) -> None:
     p.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
                    help="ray: GPUs per actor (e.g. 1 with --device cuda; default 0)")
     p.add_argument("--json", action="store_true", help="print the totals as JSON")
-    p.set_defaults(func=cmd_prelabel)
+    p.set_defaults(func=cmd_prelabel, backend_options=add_backend_options(p))
 
     p = sub.add_parser(
         "density", help="medical-entity density per document and over the corpus",
@@ -81,7 +107,20 @@ def register(sub: Any) -> None:
 
 def cmd_prelabel(args: argparse.Namespace) -> int:
     from annotator.prelabel.job import prelabel_job
+    from annotator.prelabel.registry import get_backend
+    from annotator.settings import load_settings
 
+    spec = get_backend(args.backend)
+    mine = {o.name for o in spec.options}
+    options = {k: getattr(args, k) for k in args.backend_options if k in mine}
+    for k in args.backend_options:  # another backend's option, given: refused by name
+        if k not in mine and getattr(args, k) not in (None, False):
+            raise AnnotatorError(f"--{k.replace('_', '-')} is not an option of backend "
+                                 f"{args.backend!r}")
+    if spec.uses_model:
+        options["overlap"] = args.overlap
+    user = load_settings(prelabel_threshold=args.threshold, prelabel_batch_size=args.batch_size,
+                         device=args.device)  # the options given, else the user's settings
     store = open_store(args)
     try:
         if args.engine == "ray":
@@ -91,13 +130,10 @@ def cmd_prelabel(args: argparse.Namespace) -> int:
                 ray_prelabel_job, ray_address=args.ray_address, workers=args.workers,
                 gpus_per_worker=args.gpus_per_worker)
         job = prelabel_job(store, model=args.model, backend=args.backend,
-                           threshold=args.threshold, batch_size=args.batch_size,
-                           window=args.window, label_map=args.label_map, device=args.device,
-                           limit=args.limit, case_insensitive=args.case_insensitive,
-                           include_reviewed=args.include_reviewed,
-                           descriptions=args.descriptions,
-                           **({"overlap": args.overlap} if args.backend != "lexicon" else {}),
-                           **({"quantize": args.quantize} if args.quantize else {}))
+                           threshold=user.prelabel_threshold,
+                           batch_size=user.prelabel_batch_size, window=args.window,
+                           device=user.device or "cpu", limit=args.limit,
+                           include_reviewed=args.include_reviewed, **options)
         totals = run_job(job, f"prelabel ({args.backend})")
     finally:
         store.close()
@@ -110,6 +146,9 @@ def cmd_prelabel(args: argparse.Namespace) -> int:
               f"{totals['truncated_docs']} documents truncated (window={args.window}), "
               f"{totals['dropped_misaligned']} misaligned spans dropped "
               f"({totals['repaired']} repaired), {totals['failed']} failed")
+        if totals.get("done_concurrently"):
+            print(f"{totals['done_concurrently']} of those documents were written meanwhile by "
+                  "another process running the same configuration: its proposals kept")
         print(f"source version: {totals['source_version']}")
     return 1 if totals["failed"] else 0
 

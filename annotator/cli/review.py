@@ -4,7 +4,8 @@
 ``annotator review mark STATUS NAME...`` sets documents' review status. Documents are named
 as ``export --format jsonl`` writes them. Every span decision is an event in the history;
 each call is one batch that ``annotator review history`` lists and ``annotator review undo``
-(or the review desk's Edit > Bulk decisions…) undoes.
+(or the review desk's Edit > Bulk decisions…) undoes. An annotator with documents assigned
+(``annotator assign``) decides, marks and undoes in their own layer.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from annotator.cli.common import annotator_name, open_store, print_json
+from annotator.cli.common import annotator_name, open_store, print_json, work_store
 from annotator.errors import AnnotatorError
 from annotator.model import REVIEW_STATUSES
 
@@ -51,6 +52,9 @@ def register(sub: Any) -> None:
     m.set_defaults(func=cmd_mark)
     h = rsub.add_parser("history", help="list bulk decisions, newest first")
     h.add_argument("--limit", type=int, default=20)
+    h.add_argument("--annotator", dest="annotator_sub", default=None,
+                   help="whose layer to list when documents are assigned to them (default: "
+                        "the global --annotator, else settings)")
     h.add_argument("--json", action="store_true", help="print the list as JSON")
     h.set_defaults(func=cmd_history)
     u = rsub.add_parser("undo", help="undo a bulk decision (default: the newest one)")
@@ -70,7 +74,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
         raise AnnotatorError(f"--min-score {args.min_score} is above --max-score "
                              f"{args.max_score}: nothing could match")
     who = annotator_name(args)
-    with open_store(args) as store:
+    with open_store(args) as shared:
+        store = work_store(shared, who)
         labels = _csv(args.label)
         schema = store.get_schema()
         if labels and schema is not None:
@@ -99,7 +104,8 @@ def cmd_mark(args: argparse.Namespace) -> int:
     from db.review_queries import mark_documents_batch, resolve_document_names
 
     who = annotator_name(args)
-    with open_store(args) as store:
+    with open_store(args) as shared:
+        store = work_store(shared, who)
         found = resolve_document_names(store, args.names)
         ids = [i for v in found.values() for i in v]
         changed, batch = mark_documents_batch(store, ids, args.status, annotator=who)
@@ -116,7 +122,8 @@ def cmd_mark(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from db.review_queries import list_batches
 
-    with open_store(args) as store:
+    with open_store(args) as shared:
+        store = work_store(shared, annotator_name(args))
         batches = list_batches(store, args.limit)
     if args.json:
         print_json([b.as_dict() for b in batches])
@@ -134,8 +141,8 @@ def cmd_undo(args: argparse.Namespace) -> int:
     from db.review_queries import undo_batch
 
     who = annotator_name(args)
-    with open_store(args) as store:
-        res = undo_batch(store, args.batch, annotator=who)
+    with open_store(args) as shared:
+        res = undo_batch(work_store(shared, who), args.batch, annotator=who)
     if args.json:
         print_json(res.as_dict())
     else:

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from annotator.cli.common import open_store, print_json, run_job
+from annotator.errors import AnnotatorError
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -53,10 +54,14 @@ def register(sub: Any) -> None:
         description="Two-pass LLM annotation through any OpenAI-compatible endpoint (vLLM, "
                     "Ollama, llama.cpp server, OpenAI). Spans are stored as proposals "
                     "(llm_pass1 / llm_pass2); documents already done with the same model, "
-                    "prompts and schema are skipped. The API key comes from $OPENAI_API_KEY, "
-                    "--api-key-env NAME, or the OS keyring (service 'medannotator').")
-    p.add_argument("--base-url", required=True, help="endpoint, e.g. http://127.0.0.1:8080/v1")
-    p.add_argument("--model", required=True, help="model name the endpoint serves")
+                    "prompts and schema are skipped. The API key comes from the environment "
+                    "variable --api-key-env NAME (default: the llm_api_key_env setting, "
+                    "OPENAI_API_KEY), or the OS keyring (service 'medannotator').")
+    p.add_argument("--base-url", default=None,
+                   help="endpoint, e.g. http://127.0.0.1:8080/v1 (default: the llm_base_url "
+                        "setting)")
+    p.add_argument("--model", default=None,
+                   help="model name the endpoint serves (default: the llm_model setting)")
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
     p.add_argument("--limit", type=int, default=None, help="at most N documents this time")
     add_run_options(p)
@@ -107,10 +112,17 @@ def register(sub: Any) -> None:
 def cmd_silver(args: argparse.Namespace) -> int:
     from annotator.llm.keys import resolve_api_key
     from annotator.llm.silver import silver_job
+    from annotator.settings import api_key, load_settings, settings_path
 
-    key = resolve_api_key(env_name=args.api_key_env)
+    user = load_settings(llm_base_url=args.base_url, llm_model=args.model)
+    if not user.llm_model:
+        raise AnnotatorError(f"no LLM model: give --model NAME, or set llm_model in "
+                             f"{settings_path()} (or $ANNOTATOR_LLM_MODEL)")
+    # a variable named here must exist; the settings' may be unset (local servers need none)
+    key = (resolve_api_key(env_name=args.api_key_env) if args.api_key_env
+           else api_key(user.llm_api_key_env))
     store = open_store(args)
-    job = silver_job(store, base_url=args.base_url, model=args.model, api_key=key,
+    job = silver_job(store, base_url=user.llm_base_url, model=user.llm_model, api_key=key,
                      concurrency=args.concurrency, limit=args.limit,
                      max_retries=args.max_retries, timeout=args.timeout, **run_options(args))
     res = run_job(job, "silver")

@@ -10,7 +10,7 @@ from annotator.cli.common import open_store, print_json, run_job
 
 
 def register(sub: Any) -> None:
-    from annotator.train import DEFAULT_SPLIT
+    from annotator.training import DEFAULT_SPLIT, get_trainer, trainers
 
     p = sub.add_parser(
         "train", help="retrain the extractor on the project's reviewed data",
@@ -48,13 +48,13 @@ def register(sub: Any) -> None:
                    help="put label descriptions in the training prompts (off by default: "
                         "FineMed trained without and predicts with descriptions)")
     p.add_argument("--threshold", type=float, default=0.5, help="threshold for evaluation")
-    p.add_argument("--device", default="auto",
-                   help="auto (default: cuda when torch sees a GPU, else cpu), cpu, cuda, "
-                        "cuda:N or mps: where training and the evaluations run")
-    p.add_argument("--backend", default="gliner2", choices=("gliner2", "transformers"),
-                   help="gliner2 (default) or transformers: fine-tune a token classifier on "
-                        "the BIO export; labels O/B-/I- of the project schema, so `prelabel "
-                        "--backend transformers --model DIR` needs no label map")
+    p.add_argument("--device", default=None,
+                   help="auto (cuda when torch sees a GPU, else cpu), cpu, cuda, cuda:N or "
+                        "mps: where training and the evaluations run (default: the device "
+                        "setting, else auto)")
+    p.add_argument("--backend", default="gliner2", choices=trainers(),
+                   help="the trainer (default gliner2): "
+                        + "; ".join(f"{name}: {get_trainer(name).help}" for name in trainers()))
     p.add_argument("--max-regression", type=float, default=0.05,
                    help="largest F1 drop of any label that still lets the new model "
                         "become the default (absolute, default 0.05)")
@@ -93,10 +93,17 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "agreement", help="pairwise agreement between sources and annotators",
-        description="Span F1 (strict) and Cohen's kappa on word tokens, for every pair, over "
-                    "the documents where at least one of them has a span.")
+        description="--by source (default): span F1 (strict) and Cohen's kappa on word "
+                    "tokens for every pair of span sources, over the documents where at "
+                    "least one of them has a span. --by annotator: for every pair of "
+                    "annotators, over the documents both marked reviewed in their layers, "
+                    "strict and partial span F1 and Cohen's kappa on tokens, overall and per "
+                    "label, and Fleiss' kappa across all annotators.")
+    p.add_argument("--by", choices=("source", "annotator"), default="source",
+                   help="compare span sources, or annotators' layers (annotator assign)")
     p.add_argument("--sources", default=None, metavar="A,B,...",
-                   help="sources or annotator names (default: every source present)")
+                   help="--by source: sources or annotator names (default: every source "
+                        "present)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_agreement)
 
@@ -112,8 +119,10 @@ def register(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from annotator.train import train_job
+    from annotator.settings import load_settings
+    from annotator.training import train_job
 
+    device = load_settings(device=args.device).device or "auto"
     store = open_store(args)
     try:
         res = run_job(train_job(
@@ -124,7 +133,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             descriptions=args.descriptions, backend=args.backend,
             max_regression=args.max_regression, make_default=not args.no_default,
             force=args.force, eval_split=args.eval_split, max_steps=args.max_steps,
-            threshold=args.threshold, device=args.device), "train", unit="step")
+            threshold=args.threshold, device=device), "train", unit="step")
     finally:
         store.close()
     if args.json:
@@ -152,7 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _docs_for(store: Any, split: str | None, ratios: str, seed: int,
               review_status: list[str] | None = None) -> list:
-    from annotator.train import gold_documents, split_documents
+    from annotator.training import gold_documents, split_documents
 
     if split is None:
         return list(store.iter_documents(review_status=review_status))
@@ -212,7 +221,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_agreement(args: argparse.Namespace) -> int:
     from annotator.evaluate import agreement, agreement_table, select_spans
-    from annotator.model import SOURCES
+    from annotator.model import sources
+
+    if args.by == "annotator":
+        from db.team_queries import agreement_by_annotator
+
+        with open_store(args) as store:
+            team = agreement_by_annotator(store)
+        if args.json:
+            print_json(team.as_dict())
+        else:
+            print(team.table())
+        return 0
 
     store = open_store(args)
     try:
@@ -223,7 +243,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         names = [s.strip() for s in args.sources.split(",") if s.strip()]
     else:
         present = {s.source for d in docs for s in d.spans if s.status != "rejected"}
-        names = [s for s in SOURCES if s in present]
+        names = [s for s in sources() if s in present]
     sets = {n: {d.id: select_spans(d.spans, n) for d in docs} for n in names}
     texts = {d.id: d.text for d in docs if any(sets[n][d.id] for n in names)}
     res = agreement(texts, sets)

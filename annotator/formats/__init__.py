@@ -39,6 +39,13 @@ class FormatSpec:
             raise AnnotatorError(f"format {self.name!r} cannot be exported")
         return getattr(self._mod(), self.writer_class)(out, **options)
 
+    def can_read(self) -> bool:
+        return callable(getattr(self._mod(), "read", None))
+
+    def can_write(self) -> bool:
+        return bool(self.writer_class) and callable(
+            getattr(self._mod(), self.writer_class, None))
+
 
 FORMATS: dict[str, FormatSpec] = {f.name: f for f in (
     FormatSpec("text", "text", "TextWriter", "", description="a .txt file or folder, no spans"),
@@ -59,7 +66,67 @@ FORMATS: dict[str, FormatSpec] = {f.name: f for f in (
 )}
 
 
+@dataclass(frozen=True)
+class PluginFormatSpec(FormatSpec):
+    """A format from a ``medannotator.formats`` entry point (``annotator.formats.plugin``):
+    its class is imported when the format is first used."""
+
+    entry_point: Any = None
+
+    def _mod(self) -> Any:
+        raise AnnotatorError(f"format {self.name!r} is a plugin's, not a module of the tool")
+
+    @property
+    def read(self) -> Callable[..., Any]:
+        from .plugin import reader
+
+        return reader(self.entry_point)
+
+    def writer(self, out: Any, **options: Any) -> Any:
+        from .plugin import PluginWriter
+
+        return PluginWriter(self.entry_point, out, **options)
+
+    def can_read(self) -> bool:
+        from .plugin import load_class
+
+        return callable(getattr(load_class(self.entry_point), "read", None))
+
+    def can_write(self) -> bool:
+        from .plugin import load_class
+
+        return callable(getattr(load_class(self.entry_point), "write", None))
+
+
+_plugins_loaded = False
+
+
+def load_plugins() -> None:
+    """Add every installed ``medannotator.formats`` entry point to :data:`FORMATS` (once per
+    process; names only: a plugin is imported when its format is used)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from .plugin import GROUP, format_entry_points
+
+    for ep in format_entry_points():
+        if ep.name in FORMATS:
+            raise AnnotatorError(f"the {GROUP} entry point {ep.name!r} ({ep.value}) has the "
+                                 "name of a format that exists already")
+        FORMATS[ep.name] = PluginFormatSpec(
+            ep.name, module="", writer_class="write", ext=".txt",
+            description=f"plugin: {ep.value}", entry_point=ep)
+
+
+def format_names() -> tuple[str, ...]:
+    """Every format, the tool's own first, then the plugins'."""
+    load_plugins()
+    return tuple(FORMATS)
+
+
 def get_format(name: str) -> FormatSpec:
+    load_plugins()
     try:
         return FORMATS[name]
     except KeyError:
@@ -67,4 +134,5 @@ def get_format(name: str) -> FormatSpec:
             f"unknown format {name!r}; known formats: {', '.join(FORMATS)}") from None
 
 
-__all__ = ["FORMATS", "FormatSpec", "get_format"]
+__all__ = ["FORMATS", "FormatSpec", "PluginFormatSpec", "format_names", "get_format",
+           "load_plugins"]

@@ -1,5 +1,6 @@
-"""What every format module shares: parsed records, error collection, writer protocol,
-file walking, string location and a word/punctuation tokenizer.
+"""What every format module shares: parsed records, error collection, writer protocol and
+file walking (locating strings and tokenizing are ``annotator.text``'s ``find_all`` and
+``tokens``).
 
 Invariants: readers never strip or normalise text (files are read with ``newline=""`` and
 UTF-8), every span they build is checked against ``text[start:end]`` before it is handed on,
@@ -8,7 +9,6 @@ and they report problems as ``file:line: what is wrong`` through ``Errors``.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -153,36 +153,6 @@ def safe_relpath(name: str, fallback: str) -> Path:
 
 def doc_name(doc: Document, i: int) -> str:
     return doc.name or (f"doc{doc.id}" if doc.id is not None else f"doc{i}")
-
-
-# ---------------------------------------------------------------------- locating strings
-_WORD = re.compile(r"\w")
-
-
-def find_all(text: str, needle: str, *, word_boundary: bool = True,
-             ignore_case: bool = False) -> list[tuple[int, int]]:
-    """All non-overlapping occurrences of ``needle`` (code-point offsets). With
-    ``word_boundary`` an occurrence must not be glued to a word character on a side where the
-    needle itself starts/ends with one (``"il"`` is not found inside ``"fil"``)."""
-    if not needle:
-        return []
-    pat = re.escape(needle)
-    if word_boundary:
-        if _WORD.match(needle[0]):
-            pat = r"(?<!\w)" + pat
-        if _WORD.match(needle[-1]):
-            pat = pat + r"(?!\w)"
-    flags = re.IGNORECASE if ignore_case else 0
-    return [(m.start(), m.end()) for m in re.finditer(pat, text, flags)]
-
-
-# ---------------------------------------------------------------------- tokenizer
-TOKEN_RE = re.compile(r"\w+|[^\w\s]")
-
-
-def tokenize(text: str) -> list[tuple[int, int]]:
-    """Word and punctuation tokens as ``(start, end)`` offsets; whitespace separates."""
-    return [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
 
 
 # ---------------------------------------------------------------------- writers

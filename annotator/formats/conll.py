@@ -1,10 +1,10 @@
 """CoNLL-style BIO: ``token<TAB>tag`` per line, a blank line between sentences (text lines),
 ``-DOCSTART-<TAB>O`` before each document.
 
-Export tokenizes with ``base.tokenize``. BIO cannot carry overlaps or gaps: discontinuous spans,
-spans not on token boundaries and spans overlapping a longer kept span (longest first, then
-leftmost) are dropped and counted in the report. Import joins tokens with single spaces and
-sentences with ``\\n``.
+Export tokenizes with ``annotator.text.tokens``. BIO cannot carry overlaps or gaps:
+discontinuous spans, spans not on token boundaries and spans overlapping a longer kept span
+(longest first, then leftmost) are dropped and counted in the report. Import joins tokens
+with single spaces and sentences with ``\\n``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from annotator.model import Document
+from annotator.text import tokens
 
-from .base import Errors, Parsed, Report, iter_files, make_span, read_text_checked, tokenize
+from .base import Errors, Parsed, Report, iter_files, make_span, read_text_checked
 
 DOCSTART = "-DOCSTART-"
 
 
 def bio_tags(doc: Document, report: Report) -> list[tuple[int, int, str]]:
-    toks = tokenize(doc.text)
+    toks = tokens(doc.text)
     starts, ends = [s for s, _ in toks], [e for _, e in toks]
     tags = ["O"] * len(toks)
     taken = [False] * len(toks)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from annotator.model import Document
+from annotator.text import find_all
 
-from .base import Errors, Parsed, Report, find_all, iter_files, make_span, read_text_checked
+from .base import Errors, Parsed, Report, iter_files, make_span, read_text_checked
 
 DEFAULT_TEXT_COL = "ori_review"
 DEFAULT_LABEL_COLS = {"minor_col": "MinorChild", "gender_col": "GenderIndication"}

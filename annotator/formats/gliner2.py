@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from annotator.model import Document, LabelSchema
+from annotator.text import find_all
 
 from .base import (
     INVALID,
@@ -26,7 +27,6 @@ from .base import (
     Parsed,
     Report,
     decode_json_line,
-    find_all,
     iter_jsonl,
     make_span,
 )

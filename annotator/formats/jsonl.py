@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from annotator.model import REVIEW_STATUSES, SOURCES, STATUSES, Document, Span
+from annotator.model import REVIEW_STATUSES, STATUSES, Document, Span, is_source, sources
 
 from .base import INVALID, Errors, Parsed, Report, decode_json_line, iter_jsonl, make_span
 from .validate import (
@@ -48,7 +48,7 @@ def span_to_dict(sp: Span) -> dict[str, Any]:
 
 
 _SPAN_KW = ("source", "source_version", "status", "score", "annotator", "meta")
-_SOURCES, _STATUSES = frozenset(SOURCES), frozenset(STATUSES)
+_STATUSES = frozenset(STATUSES)
 
 
 def read(path: Path, errors: Errors, **_: Any) -> Iterator[Parsed]:
@@ -103,7 +103,7 @@ def parse_line(raw: bytes, file: str, lineno: int, errors: Errors) -> Parsed | N
                 st = "accepted"
             if (type(start) is int and type(end) is int and 0 <= start < end <= n
                     and type(label) is str and label and type(source) is str
-                    and source in _SOURCES and type(st) is str and st in _STATUSES
+                    and is_source(source) and type(st) is str and st in _STATUSES
                     and (score is None or type(score) is float or type(score) is int)
                     and (smeta is None or type(smeta) is dict)
                     and (version is None or type(version) is str)
@@ -138,7 +138,7 @@ def _checked_span(s: Any, k: int, text: str, where: str, errors: Errors) -> Span
     smeta = s.get("meta")
     if smeta is not None and type(smeta) is not dict:
         problems.append(f"{field}.meta: {object_problem(smeta)}")
-    for key, known in (("source", SOURCES), ("status", STATUSES)):
+    for key, known in (("source", sources()), ("status", STATUSES)):
         v = s.get(key)
         if v is not None and (type(v) is not str or v not in known):
             problems.append(f"{field}.{key}: unknown span {key} {show(v)}; known: "

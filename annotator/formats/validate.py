@@ -17,11 +17,11 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from annotator.model import SOURCES, STATUSES
+from annotator.model import STATUSES, is_source, sources
 
 from .base import Errors, Parsed
 
-_SOURCES, _STATUSES = frozenset(SOURCES), frozenset(STATUSES)
+_STATUSES = frozenset(STATUSES)
 _MAX_SHOWN = 60  # characters of a bad value quoted in a message
 
 
@@ -152,9 +152,9 @@ def _check_span(sp: Any, n: int, where: str, errors: Errors) -> None:
             problems.append(f"{name}: {why}")
     if type(sp.meta) is not dict:
         problems.append(f"meta: {object_problem(sp.meta)}")
-    if not (type(sp.source) is str and sp.source in _SOURCES):
+    if not is_source(sp.source):
         problems.append(f"source: unknown span source {show(sp.source)}; known: "
-                        f"{', '.join(SOURCES)}")
+                        f"{', '.join(sources())}")
     if not (type(sp.status) is str and sp.status in _STATUSES):
         problems.append(f"status: unknown span status {show(sp.status)}; known: "
                         f"{', '.join(STATUSES)}")

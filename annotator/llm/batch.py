@@ -122,8 +122,6 @@ def batch_export_job(store, *, pass_no: int, out: str | Path, model: str,
     ``BatchExport``. ``run`` takes ``silver.plan_run``'s other parameters (schema,
     temperature, top_p, top_k, max_words, max_tokens, seed, window_tokens, max_entities).
     Pass 2 is built from the pass-1 answers imported before."""
-    from db.run_queries import doc_run_marks
-
     if pass_no not in (1, 2):
         raise AnnotatorError("--pass must be 1 or 2")
     if pass_no == 2 and passes == 1:
@@ -133,7 +131,7 @@ def batch_export_job(store, *, pass_no: int, out: str | Path, model: str,
     spec = plan_run(store, model=model, protocol=protocol, passes=passes, **run)
     ids = reviewable_doc_ids(store, None, include_reviewed)
     done = store.done_doc_ids(KIND, spec.key)
-    pass1 = doc_run_marks(store, PASS1_KIND, spec.key, ids) if passes == 2 else {}
+    pass1 = store.doc_run_marks(PASS1_KIND, spec.key, ids) if passes == 2 else {}
     answered = {i for i, (status, _) in pass1.items() if status == "done"}
     if pass_no == 1:
         todo = [i for i in ids if i not in done and i not in answered]
@@ -318,8 +316,6 @@ def _digest(lines: dict[int, tuple[dict, str]]) -> str:
 
 def batch_import_job(store, *, paths: list[str | Path]) -> Job:
     """Read batch output files, ground and store their answers; returns ``BatchImport``."""
-    from db.run_queries import doc_run_marks
-
     files = [Path(p) for p in paths]
     groups = _index_lines(files)
     result = BatchImport(files=[str(p) for p in files],
@@ -333,8 +329,8 @@ def batch_import_job(store, *, paths: list[str | Path]) -> Job:
     marks: dict[tuple[str, str], dict[int, tuple[str, dict | None]]] = {}
     for key, spec in specs.items():
         doc_ids = sorted({d for k, d, _ in groups if k == key})
-        marks[(KIND, key)] = doc_run_marks(store, KIND, key, doc_ids)
-        marks[(PASS1_KIND, key)] = doc_run_marks(store, PASS1_KIND, key, doc_ids)
+        marks[(KIND, key)] = store.doc_run_marks(KIND, key, doc_ids)
+        marks[(PASS1_KIND, key)] = store.doc_run_marks(PASS1_KIND, key, doc_ids)
     endpoint = "batch " + ", ".join(p.name for p in files)[:200]
     reader = _Lines(files)
     try:

@@ -1,17 +1,23 @@
 """Async chat-completions client with typed errors, retries and a JSON-mode fallback.
 
-Uses the official ``openai`` package (``AsyncOpenAI`` with ``base_url``; its own retries set to
-0 so that this module owns the retry policy):
+Uses the official ``openai`` package (``AsyncOpenAI`` with ``base_url``) for the requests and
+``tenacity`` for the retries. The openai client's own retries are off (``max_retries=0``):
+they cannot retry an answer that arrives (HTTP 200) but fails validation, under the same
+budget as the HTTP errors, and they do not tell which errors they retried, which the audit
+records (``CallResult.errors``, ``attempts``).
 
-- ``response_format`` is a JSON schema by default. When an endpoint answers the first
-  json_schema request with a 4xx/5xx (llama-cpp-python answers 500), the same call is tried
-  once in JSON mode (``{"type": "json_object"}``, schema written into the prompt); if that is
-  accepted, JSON mode is remembered for the endpoint (process-wide). Once a json_schema request
-  has succeeded on an endpoint, it never falls back.
+- ``response_format`` is a JSON schema by default. The structured-output mode an endpoint
+  accepts is learnt by each client (one per run) and kept on it (``ChatClient.mode``): the
+  first answer (HTTP 200) settles it. While it is unknown, calls go out in json_schema mode; a
+  call whose first try is refused (a 4xx or 5xx other than 401/403/429; llama-cpp-python
+  answers 500) probes JSON mode (``{"type": "json_object"}``, schema written into the prompt)
+  in the same try. One probe at a time: calls refused meanwhile wait for its verdict, then use
+  it (calls already sent before the verdict are each refused once). Once json_schema has been
+  answered, no call falls back.
 - 429 waits for ``Retry-After`` (seconds, HTTP date, or ``retry-after-ms``) when given, else
   backs off exponentially; 5xx, timeouts, connection errors and invalid answers back off
-  exponentially (``retry_base_delay * 2**n``, capped); 401/403 raise ``AuthError`` at once;
-  other 4xx raise ``RequestRejectedError`` at once.
+  exponentially (``retry_base_delay * 2**n``, capped, plus jitter); 401/403 raise
+  ``AuthError`` at once; other 4xx raise ``RequestRejectedError`` at once.
 - Every answer is validated on the client (``contract.parse_answer``, or the protocol's
   parser passed to ``complete``).
 - Sampling parameters outside the OpenAI API (``top_k``) go through ``extra_body``: they are
@@ -25,13 +31,20 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import random
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from annotator.errors import AnnotatorError
 
@@ -83,6 +96,11 @@ class RequestRejectedError(LLMError):
     kind = "rejected"
 
 
+# what a retry can help with; the rest fails the call at once
+RETRIED = (RateLimitError, ServerError, LLMTimeoutError, ConnectionFailedError,
+           InvalidAnswerError)
+
+
 def public_endpoint(base_url: str) -> str:
     """``base_url`` without user info, query or fragment (they may carry credentials)."""
     p = urlsplit(base_url)
@@ -90,29 +108,6 @@ def public_endpoint(base_url: str) -> str:
     if p.port:
         host = f"{host}:{p.port}"
     return urlunsplit((p.scheme, host, p.path.rstrip("/"), "", ""))
-
-
-class _EndpointModes:
-    """Process-wide memory of which structured-output mode each endpoint accepts."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._mode: dict[str, str] = {}
-
-    def get(self, endpoint: str) -> str | None:
-        with self._lock:
-            return self._mode.get(endpoint)
-
-    def set(self, endpoint: str, mode: str) -> None:
-        with self._lock:
-            self._mode.setdefault(endpoint, mode)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._mode.clear()
-
-
-ENDPOINT_MODES = _EndpointModes()
 
 
 def retry_after_seconds(headers: Any) -> float | None:
@@ -170,8 +165,14 @@ class CallResult:
     errors: list[str] = field(default_factory=list)
 
 
+Send = Callable[[str], Awaitable[CallResult]]
+
+
 class ChatClient:
-    """One endpoint + model. Create and use it inside one event loop."""
+    """One endpoint + model. Create and use it inside one event loop.
+
+    ``mode`` is the structured-output mode the endpoint accepts (``JSON_SCHEMA`` or
+    ``JSON_OBJECT``), ``None`` until an answer told it."""
 
     def __init__(self, *, base_url: str, model: str, api_key: str | None = None,
                  timeout: float = 60.0, max_retries: int = 3, temperature: float = 0.0,
@@ -183,12 +184,15 @@ class ChatClient:
         self.endpoint = public_endpoint(base_url)
         self.model, self.temperature, self.max_tokens = model, temperature, max_tokens
         self.top_p, self.top_k = top_p, top_k
-        self.max_retries, self.retry_base_delay = max_retries, retry_base_delay
-        self.max_retry_wait = max_retry_wait
+        self.max_retries, self.max_retry_wait = max_retries, max_retry_wait
+        self._backoff = (wait_exponential(multiplier=retry_base_delay, max=MAX_BACKOFF_S)
+                         + wait_random(0, retry_base_delay / 10))
+        self.mode: str | None = None
+        self._probe = asyncio.Lock()
         self._key = api_key
         self._sem = semaphore or asyncio.Semaphore(1_000_000)
         self._client = AsyncOpenAI(base_url=base_url, api_key=api_key or NO_KEY,
-                                   timeout=timeout, max_retries=0)
+                                   timeout=timeout, max_retries=0)  # tenacity retries
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -200,9 +204,10 @@ class ChatClient:
                          top_p=self.top_p, top_k=self.top_k,
                          max_tokens=max_tokens or self.max_tokens, schema_name=schema_name)
 
-    def _backoff(self, attempt: int) -> float:
-        d = min(MAX_BACKOFF_S, self.retry_base_delay * 2 ** (attempt - 1))
-        return d + random.uniform(0, d / 10)
+    def _wait(self, state: RetryCallState) -> float:
+        """Seconds before the next try: the server's ``Retry-After`` (capped), else backoff."""
+        wait = state.outcome.exception().retry_after
+        return self._backoff(state) if wait is None else min(wait, self.max_retry_wait)
 
     async def complete(self, build_messages: Callable[[str], list[dict]], schema: dict,
                        labels: Sequence[str], *, parse: Callable[..., Answer] = parse_answer,
@@ -211,77 +216,97 @@ class ChatClient:
         """One validated answer, or a typed ``LLMError`` after the retries are spent.
 
         ``parse(content, labels, truncated=)`` validates the answer; ``max_tokens`` overrides
-        the client's bound for this call."""
-        import openai
+        the client's bound for this call. ``CallResult.errors`` lists what went wrong on the
+        tries before the answer (a JSON-mode probe is part of its try)."""
 
-        attempts, errors = 0, []
-        probing = False  # this try is the JSON-mode probe after a json_schema rejection
-        body: dict[str, Any] = {}
-        raw: dict | None = None
-        while True:
-            remembered = ENDPOINT_MODES.get(self.endpoint)
-            mode = JSON_OBJECT if probing else (remembered or JSON_SCHEMA)
+        async def send(mode: str) -> CallResult:
             body = self._body(build_messages(mode), mode, schema, max_tokens=max_tokens,
                               schema_name=schema_name)
-            attempts += 1
-            wait: float | None = None
-            std = {k: v for k, v in body.items() if k not in EXTRA_BODY_KEYS}
-            extra = {k: body[k] for k in EXTRA_BODY_KEYS if k in body}
-            try:
-                async with self._sem:
-                    resp = await self._client.chat.completions.create(
-                        **std, **({"extra_body": extra} if extra else {}))
-            except openai.APIStatusError as exc:
-                status = exc.status_code
-                raw = _error_body(exc, self._key)
-                msg = redact(f"HTTP {status}: {_short(exc)}", self._key)
-                if status in (401, 403):
-                    raise AuthError(f"endpoint refused the credentials ({msg})",
-                                    attempts=attempts, request=body, response=raw) from None
-                if mode == JSON_SCHEMA and remembered is None and status != 429 \
-                        and not probing and attempts == 1:
-                    errors.append(f"{msg} (json_schema rejected? trying JSON mode)")
-                    probing = True
-                    attempts -= 1  # the probe is free: it is the same attempt in another mode
-                    continue
-                if status == 429:
-                    err: LLMError = RateLimitError(msg)
-                    wait = retry_after_seconds(exc.response.headers)
-                elif status >= 500:
-                    err = ServerError(msg)
-                else:
-                    raise RequestRejectedError(msg, attempts=attempts, request=body,
-                                               response=raw) from None
-            except openai.APITimeoutError:
-                err, raw = LLMTimeoutError("request timed out"), None
-            except openai.APIConnectionError as exc:
-                err, raw = ConnectionFailedError(redact(f"cannot reach {self.endpoint}: "
-                                                        f"{exc.__cause__ or exc}", self._key)), None
-            else:
-                raw = resp.model_dump(mode="json")
-                if probing:
-                    ENDPOINT_MODES.set(self.endpoint, JSON_OBJECT)
-                choice = resp.choices[0] if resp.choices else None
-                content = choice.message.content if choice and choice.message else None
-                try:
-                    truncated = bool(choice and choice.finish_reason == "length")
-                    answer = parse(content, labels, truncated=truncated)
-                except InvalidOutputError as exc:
-                    err = InvalidAnswerError(f"invalid answer: {exc}")
-                else:
-                    if mode == JSON_SCHEMA:
-                        ENDPOINT_MODES.set(self.endpoint, JSON_SCHEMA)
-                    usage = resp.usage.model_dump(mode="json") if resp.usage else {}
-                    return CallResult(body, raw, answer, usage, attempts, mode, errors)
-            probing = False
-            errors.append(err.reason)
-            if attempts > self.max_retries:
-                err.attempts, err.request, err.response = attempts, body, raw
-                err.reason = f"{err.reason} (after {attempts} attempts)"
+            return await self._send(body, mode, labels, parse)
+
+        errors: list[str] = []
+        tries = AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1),
+                              retry=retry_if_exception_type(RETRIED), wait=self._wait,
+                              before_sleep=lambda s: errors.append(s.outcome.exception().reason),
+                              reraise=True)
+        n = 0
+        try:
+            async for attempt in tries:
+                n = attempt.retry_state.attempt_number
+                with attempt:
+                    res = await self._try(send, errors, first=n == 1)
+        except LLMError as err:
+            err.attempts = n
+            if isinstance(err, RETRIED):  # the retries are spent
+                err.reason = f"{err.reason} (after {n} attempts)"
                 err.args = (err.reason,)
-                raise err
-            delay = self._backoff(attempts) if wait is None else min(wait, self.max_retry_wait)
-            await asyncio.sleep(delay)
+            raise
+        res.attempts, res.errors = n, errors
+        return res
+
+    async def _try(self, send: Send, errors: list[str], *, first: bool) -> CallResult:
+        """One try, in the endpoint's mode once known, else json_schema; the first try of a
+        call refused in json_schema mode while the mode is unknown probes JSON mode."""
+        unknown = self.mode is None
+        try:
+            return await send(self.mode or JSON_SCHEMA)
+        except (ServerError, RequestRejectedError) as exc:
+            if not (first and unknown):
+                raise
+            refused = exc
+        async with self._probe:  # one probe at a time: the others wait for its verdict
+            if self.mode == JSON_SCHEMA:
+                raise refused  # json_schema is answered here: the refusal was of something else
+            errors.append(f"{refused.reason} (json_schema rejected? trying JSON mode)")
+            if self.mode is None:
+                return await send(JSON_OBJECT)  # the probe: an answer settles the mode
+        return await send(JSON_OBJECT)
+
+    async def _send(self, body: dict[str, Any], mode: str, labels: Sequence[str],
+                    parse: Callable[..., Answer]) -> CallResult:
+        """One request and the validation of its answer. A typed ``LLMError`` carries the body
+        sent and what the server answered; an answer (HTTP 200) settles ``mode`` if unknown."""
+        import openai
+
+        std = {k: v for k, v in body.items() if k not in EXTRA_BODY_KEYS}
+        extra = {k: body[k] for k in EXTRA_BODY_KEYS if k in body}
+        try:
+            async with self._sem:
+                resp = await self._client.chat.completions.create(
+                    **std, **({"extra_body": extra} if extra else {}))
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc, body) from None
+        except openai.APITimeoutError:
+            raise LLMTimeoutError("request timed out", request=body) from None
+        except openai.APIConnectionError as exc:
+            raise ConnectionFailedError(redact(f"cannot reach {self.endpoint}: "
+                                               f"{exc.__cause__ or exc}", self._key),
+                                        request=body) from None
+        if self.mode is None:
+            self.mode = mode
+        raw = resp.model_dump(mode="json")
+        choice = resp.choices[0] if resp.choices else None
+        content = choice.message.content if choice and choice.message else None
+        try:
+            answer = parse(content, labels,
+                           truncated=bool(choice and choice.finish_reason == "length"))
+        except InvalidOutputError as exc:
+            raise InvalidAnswerError(f"invalid answer: {exc}", request=body,
+                                     response=raw) from None
+        usage = resp.usage.model_dump(mode="json") if resp.usage else {}
+        return CallResult(body, raw, answer, usage, 1, mode)
+
+    def _status_error(self, exc: Any, body: dict[str, Any]) -> LLMError:
+        """The typed error of an HTTP error answer, the key blanked wherever it was quoted."""
+        status = exc.status_code
+        msg = redact(f"HTTP {status}: {_short(exc)}", self._key)
+        kw = {"request": body, "response": _error_body(exc, self._key)}
+        if status in (401, 403):
+            return AuthError(f"endpoint refused the credentials ({msg})", **kw)
+        if status == 429:
+            return RateLimitError(msg, retry_after=retry_after_seconds(exc.response.headers),
+                                  **kw)
+        return ServerError(msg, **kw) if status >= 500 else RequestRejectedError(msg, **kw)
 
 
 def _short(exc: Exception) -> str:

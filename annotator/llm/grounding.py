@@ -1,10 +1,12 @@
 """Locate LLM-returned entity texts in the document.
 
-Tier 1: exact occurrences of the text, all of them, word-boundary aware. Tier 2 (only when tier
-1 finds nothing): whitespace- and case-tolerant match, also tolerant of composed/decomposed
-accents (NFC vs NFD). Offsets are code-point ``[start, end)`` indices into the text exactly as
-given; every span returned satisfies ``text[start:end]`` being the mention. A text found nowhere
-is a hallucination: returned separately, never as a span.
+Tier 1: exact occurrences of the text, all of them, word-boundary aware (words as
+``annotator.text`` defines them). Tier 2 (only when tier 1 finds nothing): whitespace- and
+case-tolerant match, also tolerant of composed/decomposed accents (NFC vs NFD) and of
+zero-width characters (U+200B ...) in the document. Offsets are code-point ``[start, end)``
+indices into the text exactly as given; every span returned satisfies ``text[start:end]``
+being the mention. A text found nowhere is a hallucination: returned separately, never as a
+span.
 """
 
 from __future__ import annotations
@@ -13,45 +15,37 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-
-def _is_word(ch: str) -> bool:
-    return ch.isalnum() or unicodedata.category(ch).startswith("M") or ch == "_"
-
-
-def _bounded(text: str, start: int, end: int) -> bool:
-    """True unless the match cuts a word at either edge (edges only checked when the mention
-    itself starts/ends with a word character)."""
-    if _is_word(text[start]) and start > 0 and _is_word(text[start - 1]):
-        return False
-    return not (_is_word(text[end - 1]) and end < len(text) and _is_word(text[end]))
+from annotator.text import ZERO_WIDTH, bounded, find_all
 
 
 def exact_matches(text: str, needle: str) -> list[tuple[int, int]]:
-    """All non-overlapping, word-bounded exact occurrences of ``needle``."""
-    out, i = [], text.find(needle)
-    while i != -1:
-        j = i + len(needle)
-        if _bounded(text, i, j):
-            out.append((i, j))
-            i = text.find(needle, j)
-        else:
-            i = text.find(needle, i + 1)
-    return out
+    """All non-overlapping, word-bounded exact occurrences of ``needle``
+    (``annotator.text.find_all``)."""
+    return find_all(text, needle)
 
 
 def _fold(s: str) -> str:
     return unicodedata.normalize("NFD", s).casefold()
 
 
+def _key(needle: str) -> str:
+    """``needle`` as :class:`FoldedText` folds text: folded, zero-width characters dropped,
+    whitespace runs as one space."""
+    return " ".join("".join(ch for ch in _fold(needle) if ch not in ZERO_WIDTH).split())
+
+
 class FoldedText:
-    """The text case-folded, NFD-decomposed, whitespace runs collapsed to one space, with a
-    map from each folded character back to its original index."""
+    """The text case-folded, NFD-decomposed, zero-width characters dropped (an LLM does not
+    repeat them), whitespace runs collapsed to one space, with a map from each folded
+    character back to its original index."""
 
     def __init__(self, text: str):
         chars: list[str] = []
         index: list[int] = []
         prev_space = False
         for i, ch in enumerate(text):
+            if ch in ZERO_WIDTH:
+                continue
             if ch.isspace():
                 if not prev_space:
                     chars.append(" ")
@@ -65,14 +59,14 @@ class FoldedText:
         self.text, self.folded, self.index = text, "".join(chars), index
 
     def find_all(self, needle: str) -> list[tuple[int, int]]:
-        key = " ".join(_fold(needle).split())
+        key = _key(needle)
         if not key:
             return []
         out, pos = [], self.folded.find(key)
         while pos != -1:
             start = self.index[pos]
             end = self.index[pos + len(key) - 1] + 1
-            if start < end and _bounded(self.text, start, end):
+            if start < end and bounded(self.text, start, end):
                 out.append((start, end))
                 pos = self.folded.find(key, pos + len(key))
             else:
@@ -113,7 +107,7 @@ def ground(text: str, entities: Iterable[dict[str, str]], *, offset: int = 0,
             reason = "not in the document"
             if needle in text or (tolerant and _fold(needle) in _fold(text)):
                 reason = "only found inside other words"
-            elif not tolerant and " ".join(_fold(needle).split()) in FoldedText(text).folded:
+            elif not tolerant and _key(needle) in FoldedText(text).folded:
                 reason = "not verbatim (case, accents or spacing differ)"
             res.hallucinations.append({"text": needle, "label": label, "reason": reason})
             continue

@@ -200,9 +200,7 @@ def rebuild_body(store, row: dict[str, Any]) -> dict[str, Any]:
 
 def calls_with_bodies(store, **filters: Any) -> list[dict[str, Any]]:
     """``db.llm_audit.calls`` rows with ``request["body"]`` rebuilt (for reading the audit)."""
-    from db.llm_audit import calls
-
-    rows = calls(store, **filters)
+    rows = store.llm_calls(**filters)
     for row in rows:
         rec = row["request"] or {}
         row["request"] = dict(rec, body=rebuild_body(store, row))

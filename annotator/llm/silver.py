@@ -13,8 +13,9 @@ Invariants:
   the text up to the end of its N-th whitespace-separated word is sent; spans lie inside it,
   and what was cut is recorded in the audit rows and the document's ``doc_runs`` stats.
 - Requests run on an asyncio loop in a helper thread, at most ``concurrency`` in flight; the
-  database is only touched from the thread that drives the job. Closing the job (Ctrl-C,
-  Cancel) cancels the requests in flight and stores what had already finished.
+  database is only touched from the thread that drives the job, which blocks until a document
+  finishes (``concurrent.futures.wait``). Closing the job (Ctrl-C, Cancel) cancels the
+  requests in flight and stores what had already finished.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ import asyncio
 import hashlib
 import json
 import logging
-import queue
 import threading
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from annotator.errors import AnnotatorError
 from annotator.jobs import Job, Progress
 from annotator.lifecycle import decided_keys, reviewable_doc_ids
 from annotator.model import LabelSchema, Source, Span, Status
+from annotator.runs import SILVER
 from annotator.schemas import load_schema
 
 from .client import JSON_SCHEMA, AuthError, ChatClient, LLMError, public_endpoint
@@ -52,7 +53,7 @@ from .windows import CHARS_PER_TOKEN, split_windows
 
 log = logging.getLogger(__name__)
 
-KIND = "silver"
+KIND = SILVER  # doc_runs.kind of silver runs (annotator.runs)
 DEFAULT_WINDOW_TOKENS = 2000
 MAX_HALLUCINATIONS_IN_RUN = 200  # examples kept in the run record (all are in llm_calls)
 
@@ -305,11 +306,11 @@ def store_outcome(store, spec: RunSpec, out: _Outcome, *, mark: tuple[str, str] 
     pass in ``out.spans`` (never a decided (label, span)), then its audit rows and its doc-run
     mark (``mark`` = (kind, run key); default the run's ``silver`` mark). ``spans`` False
     keeps the spans for later (the batch import's pass 1 of a two-pass run)."""
-    from db.llm_audit import add_calls
-
     ok = out.error is None
     kind, key = mark or (KIND, spec.key)
     with store.transaction() as c:
+        if not store.claim_doc_run(kind, key, out.doc_id, c):
+            return  # done meanwhile by another process running the same configuration
         if ok and spans:
             decided = decided_keys(store, out.doc_id)  # never proposed again
             for p in range(1, spec.passes + 1):
@@ -317,7 +318,7 @@ def store_outcome(store, spec: RunSpec, out: _Outcome, *, mark: tuple[str, str] 
                 keep = [sp for sp in out.spans.get(p, [])
                         if (sp.label, sp.start, sp.end) not in decided]
                 store.replace_proposals(out.doc_id, src, keep, conn=c)
-        add_calls(store, out.calls, conn=c)
+        store.add_llm_calls(out.calls, conn=c)
         doc_stats = {"spans": {str(p): len(s) for p, s in out.spans.items()},
                      "hallucinations": len(out.hallucinations),
                      "tokens": out.tokens, "calls": len(out.calls), **(extra_stats or {})}
@@ -454,7 +455,6 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
         return _Ctx(client, spec)
 
     ctx: _Ctx = lt.call(make_ctx())
-    finished: queue.Queue[Future] = queue.Queue()
     pending: set[Future] = set()
     docs = store.iter_documents(ids=todo, with_spans=False, batch_size=200)
     status = "failed"
@@ -464,29 +464,29 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
                 doc = next(docs, None)
                 if doc is None:
                     break
-                fut = lt.submit(_process(ctx, doc.id, doc.text))
-                pending.add(fut)
-                fut.add_done_callback(finished.put)
+                pending.add(lt.submit(_process(ctx, doc.id, doc.text)))
             if not pending:
                 break
-            fut = _next_finished(finished)
-            pending.discard(fut)
-            out = fut.result()
-            if out.fatal is not None:
-                raise out.fatal
-            write(out)
-            yield Progress(result.done + result.failed, len(todo),
-                           f"document {out.doc_id}" + (f" failed: {out.error}" if out.error
-                                                       else ""), stats())
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                pending.discard(fut)
+                out = fut.result()
+                if out.fatal is not None:
+                    raise out.fatal
+                write(out)
+                yield Progress(result.done + result.failed, len(todo),
+                               f"document {out.doc_id}" + (f" failed: {out.error}"
+                                                           if out.error else ""), stats())
         status = "done"
     except (GeneratorExit, KeyboardInterrupt):
         status = "cancelled"
         raise
     finally:
-        for fut in pending:
-            fut.cancel()
+        ended = [fut for fut in pending if not fut.cancel()]  # cancel() stops the rest
         if status == "cancelled":  # keep what finished before the cancel
-            _drain(finished, write)
+            for fut in ended:
+                if fut.exception() is None and fut.result().fatal is None:
+                    write(fut.result())
         try:
             lt.call(ctx.client.aclose(), timeout=10)
         except Exception as exc:  # noqa: BLE001 - closing must not hide the real outcome
@@ -496,36 +496,13 @@ def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
     return result
 
 
-def _next_finished(finished: queue.Queue) -> Future:
-    while True:  # short waits keep Ctrl-C responsive
-        try:
-            return finished.get(timeout=0.25)
-        except queue.Empty:
-            continue
-
-
-def _drain(finished: queue.Queue, write) -> None:
-    while True:
-        try:
-            fut = finished.get_nowait()
-        except queue.Empty:
-            return
-        if fut.cancelled() or fut.exception() is not None:
-            continue
-        out = fut.result()
-        if out.fatal is None:
-            write(out)
-
-
 def review_reasoning(store, doc_id: int, run_key: str | None = None) -> list[dict[str, Any]]:
     """The review pass's reasoning for a document, read from its pass-2 audit rows (newest
     run first, or only ``run_key``): ``[{"run_key", "window", "created_at",
     "false_positives", "reclassifications", "missed_entities"}]``. Empty when no pass 2 of a
     protocol with reasoning (FineMed) answered for it."""
-    from db.llm_audit import calls
-
     out: list[dict[str, Any]] = []
-    for row in reversed(calls(store, doc_id=doc_id, run_key=run_key, pass_no=2)):
+    for row in reversed(store.llm_calls(doc_id=doc_id, run_key=run_key, pass_no=2)):
         if row.get("error") or not row.get("response"):
             continue
         try:

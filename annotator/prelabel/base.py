@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,3 +133,37 @@ def looks_like_path(model: str) -> bool:
     """True for things a user meant as a folder (absolute, relative, home) rather than a hub id."""
     return (model.startswith(("/", ".", "~")) or "\\" in model or model.count("/") > 1
             or Path(model).expanduser().exists())
+
+
+# ---------------------------------------------------------------------------- registry entries
+@dataclass(frozen=True)
+class Option:
+    """A backend option: its keyword, type, default and help (the CLI flag is
+    ``--NAME`` with ``_`` as ``-``; the GUI shows ``title``)."""
+
+    name: str
+    type: type
+    default: Any = None
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+    title: str = ""
+    multiple: bool = False  # repeatable (the CLI appends; the value is a list)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """``build(store, model=..., threshold=..., batch_size=..., window=..., device=...,
+    **options) -> Prelabeler``. ``needs_model``: no default model exists (``--model`` is
+    required); ``uses_model``: the backend takes a model at all; ``trainer``: the ``train``
+    backend that retrains its models, if any; ``plugin``: the distribution it comes from."""
+
+    name: str
+    title: str
+    build: Callable[..., Prelabeler]
+    help: str = ""
+    uses_model: bool = True
+    needs_model: bool = False
+    default_model: str | None = None
+    options: tuple[Option, ...] = field(default_factory=tuple)
+    trainer: str | None = None
+    plugin: str | None = None

@@ -19,81 +19,63 @@ from typing import Any
 from annotator.errors import AnnotatorError
 from annotator.jobs import Job, Progress
 from annotator.lifecycle import decided_keys, reviewable_doc_ids
-from annotator.schemas import load_label_map
+from annotator.ports import StorePort
+from annotator.runs import PRELABEL
 
-from .base import DEFAULT_GLINER2_MODEL, DocPrediction, Prelabeler
+from .base import DocPrediction, Prelabeler
 from .density import METHODS, density, finemed_density, summarize
+from .registry import get_backend
 
 log = logging.getLogger(__name__)
 
-KIND = "prelabel"
-BACKENDS = ("gliner2", "transformers", "lexicon")
+KIND = PRELABEL  # doc_runs.kind of pre-label runs
 DENSITY_STATUSES = ("accepted", "proposed")
 # what a model raises on one bad input (torch raises RuntimeError); AnnotatorError propagates
 _MODEL_ERRORS = (RuntimeError, ValueError, IndexError, KeyError)
 
 
-def build_prelabeler(store: Any, *, model: str | None = None, backend: str = "gliner2",
+def build_prelabeler(store: StorePort, *, model: str | None = None, backend: str = "gliner2",
                      threshold: float | None = None, batch_size: int = 8, window: str = "full",
-                     label_map: str | None = None, device: str = "cpu",
-                     case_insensitive: bool = False, descriptions: bool | None = None,
-                     **kw: Any) -> Prelabeler:
-    """The pre-labeler a job runs, configured from the project (schema, accepted spans).
+                     device: str = "cpu", **options: Any) -> Prelabeler:
+    """The pre-labeler a job runs: the registered ``backend``'s (``annotator.prelabel.
+    registry``, plugins included), configured from the project (schema, accepted spans).
 
-    ``threshold`` and (gliner2) ``descriptions`` left as None take what training recorded
-    next to the model (``annotator.calibrate.PRELABEL_SETTINGS``), else 0.5 and labels with
-    their descriptions."""
-    if backend not in BACKENDS:
-        raise AnnotatorError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    ``model`` left out takes the project's default model when it is of this backend (set
+    from the model registry). ``options`` are the backend's (gliner2: ``descriptions``,
+    ``quantize``, ``max_tokens``, ``overlap``, ``middle_tokens``; transformers:
+    ``label_map``, ``aggregation``; lexicon: ``case_insensitive``; a plugin: ``options``, a
+    dict given to its class). ``threshold`` and (gliner2) ``descriptions`` left as None take
+    what training recorded next to the model (``annotator.calibrate.PRELABEL_SETTINGS``),
+    else 0.5 and labels with their descriptions."""
+    spec = get_backend(backend)
     if window not in ("full", "middle"):
         raise AnnotatorError(f"unknown window mode {window!r}; expected full or middle")
-    if kw.get("quantize") and backend != "gliner2":
+    allowed = {o.name for o in spec.options}
+    if options.get("quantize") and backend != "gliner2":
         raise AnnotatorError("--quantize is only implemented for the gliner2 backend")
-    kw = {k: v for k, v in kw.items() if not (k == "quantize" and not v)}
-    schema = store.get_schema()
-    if not model and backend != "lexicon":
-        # the project's default model (set from the model registry) when it is of this backend
+    # options another backend would take, left at their defaults, are not this one's business
+    options = {k: v for k, v in options.items()
+               if k in allowed or k in _ENGINE_OPTIONS or v not in (None, False, {}, "")}
+    unknown = sorted(set(options) - allowed - _ENGINE_OPTIONS)
+    if unknown:
+        raise AnnotatorError(f"backend {backend!r} takes no option "
+                             f"{', '.join(repr(u) for u in unknown)}")
+    if not model and spec.uses_model:
         default = store.get_setting("default_model")
         if default and store.get_setting("default_backend", "gliner2") == backend:
             model = default
-    if backend == "lexicon":
-        from .lexicon import LexiconPrelabeler
-
-        return LexiconPrelabeler.from_store(store, case_insensitive=case_insensitive)
-    if backend == "gliner2":
-        from annotator.calibrate import read_settings
-
-        from .gliner2_backend import GLiNER2Prelabeler
-
-        if schema is None or not schema.labels:
-            raise AnnotatorError("the project has no label schema: set one before pre-labeling "
-                                 "(its labels and descriptions are the GLiNER2 prompt)")
-        recorded = read_settings(model) or {}
-        if threshold is None:
-            threshold = recorded.get("threshold", 0.5)
-        if descriptions is None:
-            descriptions = recorded.get("descriptions", True)
-        labels: Any = schema.descriptions() if descriptions else list(schema.keys)
-        return GLiNER2Prelabeler(model or DEFAULT_GLINER2_MODEL, labels,
-                                 threshold=threshold, batch_size=batch_size, window=window,
-                                 device=device, **kw)
-    if threshold is None:
-        threshold = 0.5
-    from .transformers_backend import TransformersPrelabeler
-
-    if not model:
-        raise AnnotatorError("the transformers backend needs --model (a hub id or a folder)")
-    return TransformersPrelabeler(
-        model, label_map=load_label_map(label_map) if label_map else None,
-        schema_keys=schema.keys if schema is not None else None, threshold=threshold,
-        batch_size=batch_size, window=window, device=device, **kw)
+    return spec.build(store, model=model, threshold=threshold, batch_size=batch_size,
+                      window=window, device=device, **options)
 
 
-def prelabel_job(store: Any, *, model: str | None = None, backend: str = "gliner2",
+# options every model backend of the tool understands (windowing), whatever its registry entry
+_ENGINE_OPTIONS = frozenset({"max_tokens", "overlap", "middle_tokens", "aggregation"})
+
+
+def prelabel_job(store: StorePort, *, model: str | None = None, backend: str = "gliner2",
                  threshold: float | None = None, batch_size: int = 8, window: str = "full",
-                 label_map: str | None = None, device: str = "cpu", limit: int | None = None,
-                 doc_ids: Sequence[int] | None = None, case_insensitive: bool = False,
-                 include_reviewed: bool = False, descriptions: bool | None = None,
+                 device: str = "cpu", limit: int | None = None,
+                 doc_ids: Sequence[int] | None = None, include_reviewed: bool = False,
                  prelabeler: Prelabeler | None = None, **backend_options: Any) -> Job:
     """Pre-label the project's documents not yet done for this configuration.
 
@@ -101,15 +83,13 @@ def prelabel_job(store: Any, *, model: str | None = None, backend: str = "gliner
     on the document are replaced, accepted/rejected spans are never touched, and a proposal
     identical (label, offsets) to a span a person already accepted or rejected is skipped.
     Reviewed documents are finished work and are left alone unless ``include_reviewed``.
-    ``limit`` caps the documents processed by this call. ``backend_options`` go to the
-    pre-labeler (``max_tokens``, ``overlap``, ``middle_tokens``, ``aggregation``; gliner2:
-    ``quantize="int8"``).
+    ``limit`` caps the documents processed by this call. ``backend_options`` are the
+    backend's registered options (see :func:`build_prelabeler`).
     Returns totals: documents, spans, dropped misaligned, repaired, windows, truncated docs.
     """
     pl = prelabeler or build_prelabeler(
         store, model=model, backend=backend, threshold=threshold, batch_size=batch_size,
-        window=window, label_map=label_map, device=device, case_insensitive=case_insensitive,
-        descriptions=descriptions, **backend_options)
+        window=window, device=device, **backend_options)
     run_key = pl.run_key()
     ids = reviewable_doc_ids(store, doc_ids, include_reviewed)
     done = store.done_doc_ids(KIND, run_key)
@@ -123,6 +103,7 @@ def prelabel_job(store: Any, *, model: str | None = None, backend: str = "gliner
                                 else store.count_documents()) - len(ids),
         "spans": 0, "dropped_misaligned": 0, "repaired": 0, "skipped_existing": 0,
         "unmapped": 0, "windows": 0, "truncated_docs": 0, "failed": 0,
+        "done_concurrently": 0,
     }
     run_id = store.start_run(KIND, {"backend": pl.source, **pl.config(), "limit": limit},
                              run_key=run_key)
@@ -167,13 +148,18 @@ def _predict_one(pl: Prelabeler, text: str) -> DocPrediction | BaseException:
         return exc
 
 
-def _store_prediction(store: Any, run_key: str, doc_id: int, source: str,
+def _store_prediction(store: StorePort, run_key: str, doc_id: int, source: str,
                       pred: DocPrediction, totals: dict[str, Any]) -> None:
     decided = decided_keys(store, doc_id)
     spans = [sp for sp in pred.spans if (sp.label, sp.start, sp.end) not in decided]
     skipped = len(pred.spans) - len(spans)
     stats = {**pred.stats(), "spans": len(spans), "skipped_existing": skipped}
     with store.transaction() as conn:
+        if not store.claim_doc_run(KIND, run_key, doc_id, conn):
+            # another process running the same configuration wrote it meanwhile: its
+            # proposals stand (writing these too would double them)
+            totals["done_concurrently"] = totals.get("done_concurrently", 0) + 1
+            return
         store.replace_proposals(doc_id, source, spans, conn=conn)
         store.set_density(doc_id, None, conn=conn)  # spans changed: density is stale
         store.mark_doc_run(KIND, run_key, doc_id, "done", stats=stats, conn=conn)
@@ -186,7 +172,7 @@ def _store_prediction(store: Any, run_key: str, doc_id: int, source: str,
     totals["truncated_docs"] += int(pred.truncated)
 
 
-def density_job(store: Any, *, recompute: bool = False,
+def density_job(store: StorePort, *, recompute: bool = False,
                 statuses: Sequence[str] = DENSITY_STATUSES, sources: Sequence[str] | None = None,
                 batch_size: int = 200, method: str = "union") -> Job:
     """Compute and store the entity density of documents lacking one (all with ``recompute``).
@@ -220,7 +206,7 @@ def density_job(store: Any, *, recompute: bool = False,
             "sources": list(sources or []), **summarize(values)}
 
 
-def _finemed_density_job(store: Any, statuses: Sequence[str], sources: Sequence[str] | None,
+def _finemed_density_job(store: StorePort, statuses: Sequence[str], sources: Sequence[str] | None,
                          batch_size: int) -> Job:
     ids = store.document_ids()
     values: list[float | None] = []

@@ -1,9 +1,12 @@
 """Label every occurrence of strings already accepted in the project ("label all occurrences").
 
-Matching is on whole words: an entry that begins (ends) with a word character must not be
-preceded (followed) by a word character or a combining mark, Unicode-aware, so accented
-French words match as words ("rénale" does not match inside "surrénale"). Longer entries win
-where entries overlap at one position; matches do not overlap each other.
+Matching is on whole words as ``annotator.text`` defines them: an entry that begins (ends)
+with a word character (letter, digit, combining mark, ``_``) must not be preceded (followed) by
+one, so accented French words match as words ("rénale" does not match inside "surrénale", nor
+"e" before a combining accent) and an elided word is a word ("infection" matches in
+"l'infection" and "d’infection"; "inflammatoire" in "anti-inflammatoire", a hyphen being a
+boundary). Longer entries win where entries overlap at one position; matches do not overlap
+each other.
 
 Case: by default the first letter matches in either case and the rest exactly, so
 "paracétamol" also finds "Paracétamol" at a sentence start (and "Parkinson" finds
@@ -27,12 +30,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from annotator.model import Source, Span, Status
+from annotator.ports import StorePort
+from annotator.text import is_word_char, lookarounds, rare_marks
 
 from .base import DocPrediction, Prelabeler
 
-_WORDCHAR = re.compile(r"[\w\u0300-\u036f]")
-_NOT_BEFORE = r"(?<![\w\u0300-\u036f])"
-_NOT_AFTER = r"(?![\w\u0300-\u036f])"
+_MAX_PATTERNS = 8  # alternations kept for texts with rare combining marks, one per set
 
 
 def _key(s: str, ci: bool, first: bool = True) -> str:
@@ -78,11 +81,9 @@ class LexiconPrelabeler(Prelabeler):
                 self.scores[k] = float((scores or {}).get(surface, 1.0))
                 surfaces.append(surface)
         surfaces.sort(key=lambda s: (-len(s), s))  # longest first: it wins at one position
-        body = _first_letter_either_case if self.first_letter else re.escape
-        parts = [(_NOT_BEFORE if _WORDCHAR.match(s[0]) else "") + body(s)
-                 + (_NOT_AFTER if _WORDCHAR.match(s[-1]) else "") for s in surfaces]
-        flags = re.IGNORECASE if self.case_insensitive else 0
-        self.pattern = re.compile("|".join(parts), flags) if parts else None
+        self._surfaces = surfaces
+        self.pattern = self._compile(frozenset())
+        self._patterns: dict[frozenset[str], re.Pattern[str] | None] = {}
         blob = json.dumps(sorted(self.entries.items()), ensure_ascii=False)
         digest = hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
         case = "all" if self.case_insensitive else ("first" if self.first_letter else "exact")
@@ -91,6 +92,31 @@ class LexiconPrelabeler(Prelabeler):
 
     def _k(self, s: str) -> str:
         return _key(s, self.case_insensitive, self.first_letter)
+
+    def _compile(self, marks: frozenset[str]) -> re.Pattern[str] | None:
+        """The alternation of every entry, word-bounded (``annotator.text.lookarounds``) for
+        texts whose rare combining marks are among ``marks``."""
+        not_before, not_after = lookarounds(marks)
+        body = _first_letter_either_case if self.first_letter else re.escape
+        parts = [(not_before if is_word_char(s[0]) else "") + body(s)
+                 + (not_after if is_word_char(s[-1]) else "") for s in self._surfaces]
+        flags = re.IGNORECASE if self.case_insensitive else 0
+        return re.compile("|".join(parts), flags) if parts else None
+
+    def _pattern(self, text: str) -> re.Pattern[str] | None:
+        """The pattern for ``text``: ``self.pattern`` unless the text has combining marks
+        outside U+0300-U+036F (then one compiled per set of them, a few kept)."""
+        marks = rare_marks(text) if self.pattern is not None else frozenset()
+        if not marks:
+            return self.pattern
+        pattern = self._patterns.get(marks)
+        if pattern is None:
+            pattern = self._compile(marks)
+            # a new dict rather than eviction in place: predictions may run on several threads
+            patterns = dict(self._patterns) if len(self._patterns) < _MAX_PATTERNS else {}
+            patterns[marks] = pattern
+            self._patterns = patterns
+        return pattern
 
     @classmethod
     def from_spans(cls, items: Iterable[tuple[str, str]], *, case_insensitive: bool = False,
@@ -130,7 +156,7 @@ class LexiconPrelabeler(Prelabeler):
                    scores=scores)
 
     @classmethod
-    def from_store(cls, store: Any, *, case_insensitive: bool = False,
+    def from_store(cls, store: StorePort, *, case_insensitive: bool = False,
                    exact_case: bool = False) -> LexiconPrelabeler:
         """Entries = the surfaces of the accepted continuous spans of the project, scored
         with every accepted and rejected span of the same text."""
@@ -149,8 +175,9 @@ class LexiconPrelabeler(Prelabeler):
         out = []
         for text in texts:
             spans = []
-            if self.pattern is not None:
-                for m in self.pattern.finditer(text):
+            pattern = self._pattern(text)
+            if pattern is not None:
+                for m in pattern.finditer(text):
                     k = self._k(m.group())
                     label = self.entries.get(k)
                     if label is None:  # case folding changed the length: look it up slowly

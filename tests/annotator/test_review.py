@@ -17,7 +17,9 @@ from annotator.model import Span
     ("Crohn's", (0, 3), "Crohn"),
     ("dose 500 mg", (6, 7), "500"),
     ("e\u0301tat ok", (1, 3), "e\u0301tat"),                     # combining accent
-    ("sous-cutané - oui", (0, 2), "sous-cutané"),                # spaced dash is no joiner
+    ("sous-cutané - oui", (0, 2), "sous"),                       # a hyphen is a boundary
+    ("sous-cutané - oui", (0, 6), "sous-cutané"),                # crossing it takes both parts
+    ("un anti-inflammatoire puissant", (10, 14), "inflammatoire"),  # inside one part: that part
 ])
 def test_snap_to_words(text, sel, expected):
     s, e = review.snap_to_words(text, *sel)
@@ -89,7 +91,8 @@ def test_annotator_identity_env_then_file(monkeypatch, tmp_path):
     ("l'hypertension artérielle", 14, +1, "end", 25),      # accented letters are letters
     ("l'hypertension", 2, -1, "start", 0),                 # apostrophe is a boundary
     ("l’hypertension", 14, -1, "end", 1),                  # typographic apostrophe too
-    ("un anti-inflammatoire puissant", 2, +1, "end", 21),  # hyphen compound = one word
+    ("un anti-inflammatoire puissant", 2, +1, "end", 7),   # a hyphen is a boundary
+    ("un anti-inflammatoire puissant", 7, +1, "end", 21),  # ... the next step: the compound
     ("fièvre, toux", 6, +1, "end", 12),                    # over punctuation
     ("fièvre, toux", 12, -1, "end", 6),                    # back over punctuation
     ("e\u0301tat ok", 0, +1, "start", 6),                  # combining accent in the word

@@ -78,13 +78,20 @@ def test_cli_export_folder_format_onto_a_file_exits_2(tmp_path, one_doc_db, caps
     assert f.read_text() == "x"
 
 
-def test_export_job_raises_annotator_error_and_restores_gc(tmp_path, one_doc_db):
-    from annotator.io import export_job
+def test_export_job_raises_annotator_error_and_leaves_gc_alone(tmp_path, one_doc_db):
+    """Core jobs switch nothing process-wide: the garbage collector stays on while an import or
+    an export runs (other threads, the GUI's, go on allocating) and after one fails."""
+    from annotator.io import export_job, import_job
 
-    assert gc.isenabled()
-    with Store(one_doc_db) as store, pytest.raises(AnnotatorError, match="cannot write"):
-        drive(export_job(store, fmt="jsonl", out=tmp_path))
-    assert gc.isenabled()
+    seen: list[bool] = []
+    with Store(one_doc_db) as store:
+        drive(export_job(store, fmt="jsonl", out=tmp_path / "all.jsonl"),
+              lambda p: seen.append(gc.isenabled()))
+        drive(import_job(store, fmt="jsonl", path=tmp_path / "all.jsonl"),
+              lambda p: seen.append(gc.isenabled()))
+        with pytest.raises(AnnotatorError, match="cannot write"):
+            drive(export_job(store, fmt="jsonl", out=tmp_path))
+    assert seen and all(seen) and gc.isenabled()
 
 
 def test_cli_oserror_during_a_command_is_reported_not_a_traceback(tmp_path, monkeypatch,

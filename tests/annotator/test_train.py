@@ -23,7 +23,7 @@ from annotator.evaluate import Counts, Report
 from annotator.io import import_job
 from annotator.jobs import drive
 from annotator.model import Document, Span
-from annotator.train import chunk_document, decide_default, gold_documents, train_job
+from annotator.training import chunk_document, decide_default, gold_documents, train_job
 from db import Store
 from db.registry import DEFAULT_MODEL_SETTING, get_default, list_models
 
@@ -47,7 +47,17 @@ def _emea_slice() -> Document:
 
 @pytest.fixture
 def quaero_store(tmp_path) -> Store:
-    store = Store(str(tmp_path / "q.sqlite"), "quaero")
+    yield from _quaero_store(str(tmp_path / "q.sqlite"))
+
+
+@pytest.fixture
+def quaero_store_any(db_url) -> Store:
+    """``quaero_store`` on SQLite and on PostgreSQL."""
+    yield from _quaero_store(db_url)
+
+
+def _quaero_store(db: str):
+    store = Store(db, "quaero")
     drive(import_job(store, fmt="brat", path=str(QUAERO / "MEDLINE"), schema="quaero"))
     store.import_documents([_emea_slice()])
     for summary in store.document_summaries():  # the curated corpus: gold where annotated
@@ -138,7 +148,7 @@ def test_count_head_pin(tiny_gliner2_bert):
     import torch
     from gliner2 import GLiNER2
 
-    from annotator.train_gliner2 import pin_count_head
+    from annotator.training.gliner2_loop import pin_count_head
 
     model = GLiNER2.from_pretrained(str(tiny_gliner2_bert))
     pin_count_head(model, 0)
@@ -195,10 +205,10 @@ def test_decide_default_refuses_regressions():
 @pytest.mark.slow
 def test_train_job_keeps_old_default_when_a_label_regresses(quaero_store, tiny_gliner2_bert,
                                                             tmp_path, monkeypatch):
-    import annotator.train as train_mod
+    import annotator.training.gliner2_trainer as gliner2_trainer
 
     reports = iter([_report(DISO=1.0), _report(DISO=0.0)] * 2)  # base, new; twice
-    monkeypatch.setattr(train_mod, "_eval_model", lambda *a, **k: next(reports))
+    monkeypatch.setattr(gliner2_trainer, "evaluate_model", lambda *a, **k: next(reports))
     first = drive(train_job(quaero_store, base_model=str(tiny_gliner2_bert),
                             out=str(tmp_path / "a"), max_steps=1, **FAST))
     assert not first.made_default and first.regressed == {"DISO": [1.0, 0.0]}
@@ -251,11 +261,11 @@ def test_chunk_never_cuts_inside_a_span():
 
 
 @pytest.mark.slow
-def test_cli_train_prints_both_tables_and_registers(quaero_store, tiny_gliner2_bert, tmp_path,
-                                                     capsys):
+def test_cli_train_prints_both_tables_and_registers(quaero_store_any, tiny_gliner2_bert,
+                                                     tmp_path, capsys):
     from annotator.cli import main
 
-    db = quaero_store.url
+    db = quaero_store_any.url
     argv = ["--db", db, "--project", "quaero"]
     rc = main([*argv, "train", "--base-model", str(tiny_gliner2_bert), "--out",
                str(tmp_path / "m"), "--max-steps", "2", "--split", "train=0.5,test=0.5",

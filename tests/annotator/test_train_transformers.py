@@ -24,7 +24,7 @@ from annotator.errors import AnnotatorError
 from annotator.io import import_job
 from annotator.jobs import drive
 from annotator.model import Document, LabelSchema, Span
-from annotator.train import train_job
+from annotator.training import train_job
 from db import Store
 from db.registry import get_default, list_models
 
@@ -62,7 +62,7 @@ def test_token_classifier_training_raises_f1_and_prelabels(quaero_store, tiny_to
     from transformers import AutoConfig
 
     from annotator.prelabel.job import prelabel_job
-    from annotator.train_transformers import bio_label_list
+    from annotator.training.bio import bio_label_list
 
     steps = []
     res = drive(train_job(quaero_store, base_model=str(tiny_token_classifier),
@@ -107,7 +107,7 @@ def test_token_classifier_training_raises_f1_and_prelabels(quaero_store, tiny_to
 def test_encode_labels_first_subtoken_of_each_word(tiny_token_classifier):
     from transformers import AutoTokenizer
 
-    from annotator.train_transformers import IGNORE, bio_records, encode, tag_spans
+    from annotator.training.bio import IGNORE, bio_records, encode, tag_spans
 
     tok = AutoTokenizer.from_pretrained(str(tiny_token_classifier))
     text = "Traitement par amoxicilline 1 g ; pneumonie du lobe inférieur droit."
@@ -139,7 +139,7 @@ def test_encode_labels_first_subtoken_of_each_word(tiny_token_classifier):
 def test_encode_windows_long_text(tiny_token_classifier):
     from transformers import AutoTokenizer
 
-    from annotator.train_transformers import bio_records, encode
+    from annotator.training.bio import bio_records, encode
 
     tok = AutoTokenizer.from_pretrained(str(tiny_token_classifier))
     text = " ".join(f"mot{i} fièvre" for i in range(200))
@@ -203,8 +203,8 @@ def test_prompt_that_leaves_no_room_is_refused_before_training(quaero_store, tin
 def test_chunks_are_cut_until_prompt_and_text_fit(tiny_gliner2_bert):
     from gliner2 import GLiNER2
 
-    from annotator.train import to_records
-    from annotator.train_prompt import encoder_positions, fit_records, input_length
+    from annotator.training import to_records
+    from annotator.training.gliner2_prompt import encoder_positions, fit_records, input_length
 
     model = GLiNER2.from_pretrained(str(tiny_gliner2_bert))
     schema = _quaero_short_descriptions()  # a ~440-token prompt
@@ -239,7 +239,7 @@ def test_gliner2_training_with_long_descriptions_no_longer_overflows(quaero_stor
 def test_span_longer_than_the_room_names_the_document(tiny_gliner2_bert):
     from gliner2 import GLiNER2
 
-    from annotator.train_prompt import fit_records
+    from annotator.training.gliner2_prompt import fit_records
 
     model = GLiNER2.from_pretrained(str(tiny_gliner2_bert))
     # 600 words: over 512 tokens whatever vocabulary the tiny tokenizer learnt
@@ -253,7 +253,7 @@ def test_span_longer_than_the_room_names_the_document(tiny_gliner2_bert):
 def test_relative_position_encoder_is_not_limited(tiny_gliner2_deberta):
     from gliner2 import GLiNER2
 
-    from annotator.train_prompt import encoder_positions
+    from annotator.training.gliner2_prompt import encoder_positions
 
     assert encoder_positions(GLiNER2.from_pretrained(str(tiny_gliner2_deberta))) is None
 

@@ -6,14 +6,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from db import Store
-from db.engine import current_revision
+from db.engine import current_revision, head_revision
 from db.tables import Base
 
 
 def test_open_applies_migrations_and_pragmas(tmp_path):
     path = tmp_path / "p.sqlite"
     store = Store(str(path))
-    assert current_revision(store.engine) == "0006"
+    assert current_revision(store.engine) == head_revision()
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -21,13 +21,14 @@ def test_open_applies_migrations_and_pragmas(tmp_path):
     tables = {r[0] for r in sqlite3.connect(path).execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"projects", "documents", "spans", "span_events", "doc_runs", "runs",
-            "llm_calls", "models", "alembic_version"} <= tables
+            "llm_calls", "models", "assignments", "alembic_version"} <= tables
 
 
-def test_migrations_match_orm_tables(tmp_path):
-    store = Store(str(tmp_path / "p.sqlite"))
+def test_migrations_match_orm_tables(db_url):
+    store = Store(db_url)  # SQLite, and PostgreSQL
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    store.close()
     # SQLite cannot report CHECK constraints back, so only tables/columns/indexes compare
     assert diff == []
 

@@ -1,5 +1,5 @@
 """Store invariants: CHECK constraints, foreign keys, WAL, migrations on open, all-or-nothing
-imports, and the fast export query agreeing with iter_documents."""
+imports, and the fast export query agreeing with iter_documents; on SQLite and PostgreSQL."""
 
 import pytest
 from sqlalchemy import delete, insert, text
@@ -7,14 +7,15 @@ from sqlalchemy.exc import IntegrityError
 
 from annotator.model import Document, Span, SpanError
 from db import Store
-from db.engine import current_revision
+from db.engine import current_revision, head_revision
 from db.export_queries import doc_ids_and_hashes, iter_export_documents
 from db.store import D, S
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(str(tmp_path / "db.sqlite"))
+def store(db_url):
+    """A store on a fresh database, once on SQLite and once on PostgreSQL (``db_url``)."""
+    s = Store(db_url)
     yield s
     s.close()
 
@@ -27,7 +28,9 @@ def _doc(i: int, n_spans: int = 2) -> Document:
 
 
 def test_migrations_applied_on_open_and_wal(store):
-    assert current_revision(store.engine) is not None
+    assert current_revision(store.engine) == head_revision()
+    if store.engine.dialect.name != "sqlite":
+        return  # WAL and the foreign-key pragma are SQLite's (PostgreSQL enforces FKs)
     with store.engine.connect() as c:
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -35,7 +38,7 @@ def test_migrations_applied_on_open_and_wal(store):
 
 @pytest.mark.parametrize("values", [
     {"start": -1, "end": 2}, {"start": 3, "end": 3}, {"start": 4, "end": 2},
-    {"start": 0, "end": 2, "status": "maybe"}, {"start": 0, "end": 2, "source": "oracle"},
+    {"start": 0, "end": 2, "status": "maybe"},
 ])
 def test_check_constraints_refuse_bad_spans(store, values):
     doc_id = store.add_document(_doc(1, 0))
@@ -43,6 +46,20 @@ def test_check_constraints_refuse_bad_spans(store, values):
            **values}
     with pytest.raises(IntegrityError), store.engine.begin() as c:
         c.execute(insert(S).values(**row))
+
+
+def test_a_registered_source_needs_no_migration(store):
+    """Sources come from the registry (migration 0009 dropped the database's list): a new
+    backend's source is stored and read back; an unregistered one is refused where spans
+    are made, before the database."""
+    from annotator.model import SpanError, register_source
+
+    doc_id = store.add_document(_doc(1, 0))
+    with pytest.raises(SpanError, match="unknown span source 'oracle'"):
+        Span(0, 2, "disease", source="oracle", status="proposed")
+    register_source("oracle_test", "Oracle", "model")
+    store.add_spans(doc_id, [Span(0, 2, "disease", source="oracle_test", status="proposed")])
+    assert [s.source for s in store.get_document(doc_id).spans] == ["oracle_test"]
 
 
 def test_review_status_check_and_foreign_keys(store):
@@ -101,7 +118,7 @@ def test_fast_export_query_matches_iter_documents(store):
         key(store.iter_documents(ids=ids[2:7]))
 
 
-def test_bulk_import_matches_store_import(tmp_path):
+def test_bulk_import_matches_store_import(db_url):
     from db.bulk_import import import_documents_fast
 
     def docs():
@@ -110,7 +127,7 @@ def test_bulk_import_matches_store_import(tmp_path):
                                                 source="gliner2", score=0.5, status="proposed"))
         return out
 
-    a, b = Store(str(tmp_path / "a.sqlite")), Store(str(tmp_path / "b.sqlite"))
+    a, b = Store(db_url, "a"), Store(db_url, "b")  # (PostgreSQL: the store's own import)
     ra = a.import_documents(docs())
     with b.transaction() as c:
         rb = import_documents_fast(b, docs(), conn=c, batch_size=3)
@@ -144,14 +161,13 @@ def test_span_tuple_stream_matches_documents(store):
         assert fast == slow
 
 
-def test_a_project_cannot_touch_another_projects_rows(tmp_path):
+def test_a_project_cannot_touch_another_projects_rows(db_url):
     import pytest
 
     from annotator.model import Document, Span
     from db import Store, StoreError
 
-    url = str(tmp_path / "p.sqlite")
-    a, b = Store(url, "a"), Store(url, "b")
+    a, b = Store(db_url, "a"), Store(db_url, "b")
     doc_id = a.add_document(Document(text="fièvre"))
     span = a.add_span(doc_id, Span(0, 6, "disease"))
     with pytest.raises(StoreError):

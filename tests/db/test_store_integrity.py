@@ -2,50 +2,64 @@
 refused command leaves the database exactly as it was, and database addresses that cannot
 work are refused in one line naming the path, the driver to install or the server.
 
-Two processes are played by two connections on one SQLite file: a raw ``sqlite3`` connection
-holds ``BEGIN IMMEDIATE`` and its DELETE (what a pre-label run replacing proposals does) while
-the store's edit starts; a timer thread commits it.
+Two processes are played by two connections to one database, once on SQLite and once on
+PostgreSQL (``db_url``): another connection holds a write transaction and its DELETE (what a
+pre-label run replacing proposals does) while the store's edit starts; a timer thread commits
+it.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import socket
-import sqlite3
+import subprocess
+import sys
 import threading
 
 import pytest
+from sqlalchemy import inspect, text
 
 from annotator.cli import main
 from annotator.model import Document, Span
 from db import DatabaseError, SpanGoneError, Store, StoreError
+from db.engine import display_url, make_engine, resolve_url, write_engine
 
 TEXT = "fièvre et toux"
 
 
 @pytest.fixture
-def path(tmp_path):
-    return str(tmp_path / "r.sqlite")
+def path(db_url):
+    """The database: a SQLite file's path, a PostgreSQL URL."""
+    return db_url
 
 
-def _other_process_deletes(path: str, sql: str, params: tuple) -> threading.Timer:
-    """Another writer: deletes inside its open transaction, commits a moment later."""
-    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    other.execute("BEGIN IMMEDIATE")
-    other.execute(sql, params)
+def _other_process_writes(url: str, *statements: tuple[str, dict]) -> threading.Timer:
+    """Another writer: runs ``statements`` inside its open write transaction (SQLite ``BEGIN
+    IMMEDIATE``; PostgreSQL row locks), commits a moment later on a timer thread."""
+    engine = write_engine(make_engine(resolve_url(url)))
+    conn = engine.connect()
+    tx = conn.begin()
+    for sql, params in statements:
+        conn.execute(text(sql), params)
 
     def commit():
-        other.execute("COMMIT")
-        other.close()
+        tx.commit()
+        conn.close()
+        engine.dispose()
 
     timer = threading.Timer(0.3, commit)
     timer.start()
     return timer
 
 
-def _events(path: str) -> list[tuple]:
-    with sqlite3.connect(path) as c:
-        return c.execute("SELECT id, span_id, action FROM span_events ORDER BY id").fetchall()
+def _other_process_deletes(url: str, span_id: int) -> threading.Timer:
+    return _other_process_writes(url, ("DELETE FROM spans WHERE id = :id", {"id": span_id}))
+
+
+def _events(st: Store) -> list[tuple]:
+    with st.engine.connect() as c:
+        return [tuple(r) for r in c.execute(text(
+            "SELECT id, span_id, action FROM span_events ORDER BY id"))]
 
 
 def _proposal(path: str) -> tuple[Store, int, Span]:
@@ -57,47 +71,44 @@ def _proposal(path: str) -> tuple[Store, int, Span]:
 
 def test_update_of_a_span_deleted_by_another_open_transaction_fails_and_records_nothing(path):
     st, doc, p = _proposal(path)
-    before = _events(path)
-    timer = _other_process_deletes(path, "DELETE FROM spans WHERE id=?", (p.id,))
+    before = _events(st)
+    timer = _other_process_deletes(path, p.id)
     with pytest.raises(SpanGoneError) as err:
         st.update_span(p.id, status="accepted", annotator="dr.a")
     timer.join()
     assert err.value.span_ids == (p.id,)
     assert f"span {p.id} no longer exists" in str(err.value)
-    assert _events(path) == before  # no 'update' event for a span that is gone
+    assert _events(st) == before  # no 'update' event for a span that is gone
     assert st.get_document(doc).spans == []
     st.close()
 
 
 def test_delete_of_a_span_deleted_meanwhile_fails_and_records_nothing(path):
     st, doc, p = _proposal(path)
-    before = _events(path)
-    timer = _other_process_deletes(path, "DELETE FROM spans WHERE id=?", (p.id,))
+    before = _events(st)
+    timer = _other_process_deletes(path, p.id)
     with pytest.raises(SpanGoneError):
         st.delete_span(p.id, annotator="dr.a")
     timer.join()
-    assert _events(path) == before
+    assert _events(st) == before
     st.close()
 
 
 def test_accept_all_of_replaced_proposals_fails_and_changes_nothing(path):
     """The GUI passes the proposals it shows; a pre-label run replaced them meanwhile."""
     st, doc, p = _proposal(path)
-    before = _events(path)
-    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    other.execute("BEGIN IMMEDIATE")
-    other.execute("DELETE FROM spans WHERE id=?", (p.id,))
-    other.execute("INSERT INTO spans (doc_id, start, \"end\", label, source, status, created_at,"
-                  " updated_at) VALUES (?, 10, 14, 'DISO', 'lexicon', 'proposed', "
-                  "'2026-01-01', '2026-01-01')", (doc,))
-    timer = threading.Timer(0.3, lambda: (other.execute("COMMIT"), other.close()))
-    timer.start()
+    before = _events(st)
+    timer = _other_process_writes(
+        path, ("DELETE FROM spans WHERE id = :id", {"id": p.id}),
+        ('INSERT INTO spans (doc_id, start, "end", label, source, status, created_at, '
+         "updated_at) VALUES (:doc, 10, 14, 'DISO', 'lexicon', 'proposed', '2026-01-01', "
+         "'2026-01-01')", {"doc": doc}))
     with pytest.raises(SpanGoneError) as err:
         st.set_source_status(doc, "lexicon", "accepted", annotator="dr.a",
                              expected_ids=[p.id])
     timer.join()
     assert err.value.span_ids == (p.id,)
-    assert _events(path) == before
+    assert _events(st) == before
     [fresh] = st.get_document(doc).spans
     assert (fresh.start, fresh.status) == (10, "proposed")  # the new proposal stays undecided
     st.close()
@@ -109,13 +120,13 @@ def test_accept_all_when_nothing_changed_accepts_exactly_the_shown_spans(path):
     assert st.set_source_status(doc, "lexicon", "accepted", annotator="dr.a",
                                 expected_ids=[q.id, p.id]) == [p.id, q.id]
     assert {s.status for s in st.get_document(doc).spans} == {"accepted"}
-    assert [a for _, _, a in _events(path)][-2:] == ["update", "update"]
+    assert [a for _, _, a in _events(st)][-2:] == ["update", "update"]
     st.close()
 
 
 def test_span_ids_are_never_reused(path):
-    """A replaced proposal's id does not come back on its replacement (SQLite AUTOINCREMENT):
-    an edit by id cannot land on a span the person never saw."""
+    """A replaced proposal's id does not come back on its replacement (SQLite AUTOINCREMENT,
+    PostgreSQL sequences): an edit by id cannot land on a span the person never saw."""
     st, doc, p = _proposal(path)
     st.replace_proposals(doc, "lexicon", [Span(10, 14, "DISO", source="lexicon",
                                                status="proposed")])
@@ -130,11 +141,8 @@ def test_an_edit_waits_for_another_writer_and_applies_on_top_of_its_change(path)
     """The edit's existence check and write run in one write transaction: a concurrent
     relabel is neither lost nor overwritten by a stale read."""
     st, doc, p = _proposal(path)
-    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    other.execute("BEGIN IMMEDIATE")
-    other.execute("UPDATE spans SET label='SYMP' WHERE id=?", (p.id,))
-    timer = threading.Timer(0.3, lambda: (other.execute("COMMIT"), other.close()))
-    timer.start()
+    timer = _other_process_writes(path, ("UPDATE spans SET label = 'SYMP' WHERE id = :id",
+                                         {"id": p.id}))
     new = st.update_span(p.id, status="accepted", annotator="dr.a")
     timer.join()
     assert (new.label, new.status) == ("SYMP", "accepted")
@@ -144,25 +152,35 @@ def test_an_edit_waits_for_another_writer_and_applies_on_top_of_its_change(path)
 
 # ---------------------------------------------------------------- refused commands
 
-def _dump(path: str) -> dict[str, object]:
-    """Every table's schema and rows, in rowid order: the database as a reader sees it."""
-    with sqlite3.connect(path) as c:
-        out: dict[str, object] = {"schema": sorted(c.execute(
-            "SELECT type, name, sql FROM sqlite_master").fetchall(), key=str)}
-        for (name,) in c.execute("SELECT name FROM sqlite_master WHERE type='table'"):
-            out[name] = c.execute(f'SELECT * FROM "{name}" ORDER BY rowid').fetchall()
+def _dump(db: str) -> dict[str, object]:
+    """Every table's columns, indexes and constraints and its rows in primary-key order: the
+    database as a reader sees it."""
+    engine = make_engine(resolve_url(db, create=False))
+    out: dict[str, object] = {}
+    try:
+        with engine.connect() as c:
+            insp = inspect(c)
+            for name in sorted(insp.get_table_names()):
+                pk = insp.get_pk_constraint(name)["constrained_columns"]
+                schema = [insp.get_columns(name), insp.get_indexes(name),
+                          insp.get_unique_constraints(name), insp.get_check_constraints(name),
+                          insp.get_foreign_keys(name)]
+                order = ", ".join(f'"{k}"' for k in pk)
+                out[name] = (repr(schema), [tuple(r) for r in c.execute(
+                    text(f'SELECT * FROM "{name}" ORDER BY {order}'))])
+    finally:
+        engine.dispose()
     return out
 
 
 @pytest.fixture
-def populated(tmp_path):
-    """A database with one project, its schema and a document; returns its path."""
-    db = tmp_path / "x.sqlite"
+def populated(db_url, tmp_path):
+    """A database (SQLite, PostgreSQL) with one project, its schema and a document."""
     good = tmp_path / "good.jsonl"
     good.write_text('{"text": "fièvre et toux", "spans": [{"start": 0, "end": 6, '
                     '"label": "disease"}]}\n', encoding="utf-8")
-    assert main(["--db", str(db), "import", "--format", "jsonl", str(good)]) == 0
-    return db
+    assert main(["--db", db_url, "import", "--format", "jsonl", str(good)]) == 0
+    return db_url
 
 
 def test_refused_import_into_a_new_project_leaves_the_database_unchanged(populated, tmp_path,
@@ -199,7 +217,8 @@ def test_read_only_commands_refuse_a_missing_project_and_create_nothing(populate
         command = [*command[:-1], str(tmp_path / "o.jsonl")]
     assert main(["--db", str(populated), "--project", "nope", *command]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"error: no project 'nope' in {populated}; projects: default")
+        f"error: no project 'nope' in {display_url(resolve_url(populated))}; "
+        "projects: default")
     assert _dump(str(populated)) == before
     assert not (tmp_path / "o.jsonl").exists()
 
@@ -258,14 +277,19 @@ def test_a_file_that_is_not_sqlite_is_one_line(tmp_path, capsys):
 
 HAVE_PSYCOPG = importlib.util.find_spec("psycopg") is not None
 
+# the CLI in a process where psycopg cannot be imported, as where the extra is not installed
+NO_PSYCOPG = ("import sys; sys.modules['psycopg'] = None; from annotator.cli import main; "
+              "sys.exit(main(sys.argv[1:]))")
 
-@pytest.mark.skipif(HAVE_PSYCOPG, reason="psycopg is installed: the driver is not missing")
-def test_missing_postgres_driver_names_the_extra_to_install(capsys):
-    assert main(["--db", "postgresql+psycopg://ann:secret@127.0.0.1:5432/notes", "stats"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == ("error: postgresql+psycopg://ann:***@127.0.0.1:5432/notes: the database "
-                   "driver 'psycopg' is not installed; install it with: "
-                   "pip install 'medannotator[postgres]'")
+
+def test_missing_postgres_driver_names_the_extra_to_install():
+    res = subprocess.run([sys.executable, "-c", NO_PSYCOPG, "--db",
+                          "postgresql+psycopg://ann:secret@127.0.0.1:5432/notes", "stats"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert res.stderr == ("error: postgresql+psycopg://ann:***@127.0.0.1:5432/notes: the "
+                          "database driver 'psycopg' is not installed; install it with: "
+                          "pip install 'medannotator[postgres]'\n")
 
 
 def _closed_port() -> int:

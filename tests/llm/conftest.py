@@ -87,15 +87,6 @@ def fake_server(fake_server_proc):
     yield fake_server_proc
 
 
-@pytest.fixture(autouse=True)
-def _forget_endpoint_modes():
-    from annotator.llm.client import ENDPOINT_MODES
-
-    ENDPOINT_MODES.clear()
-    yield
-    ENDPOINT_MODES.clear()
-
-
 @pytest.fixture
 def fr_docs():
     from annotator.model import Document
@@ -109,6 +100,17 @@ def store(tmp_path, fr_docs):
     from db import Store
 
     st = Store(str(tmp_path / "silver.db"))
+    st.import_documents(fr_docs)
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def store_any(db_url, fr_docs):
+    """``store`` on SQLite and on PostgreSQL (``db_url``)."""
+    from db import Store
+
+    st = Store(db_url)
     st.import_documents(fr_docs)
     yield st
     st.close()

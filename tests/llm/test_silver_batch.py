@@ -78,8 +78,9 @@ def online(tmp_path, fr_docs):
 
 
 @pytest.mark.parametrize("protocol", ["v1", "finemed"])
-def test_batch_round_trip_stores_what_the_online_path_stores(store, online, fake_server,
+def test_batch_round_trip_stores_what_the_online_path_stores(store_any, online, fake_server,
                                                              tmp_path, protocol):
+    store = store_any  # the batch run on SQLite and on PostgreSQL, online on SQLite
     res = drive(silver_job(online, base_url=fake_server.url, protocol=protocol, **FAST))
     assert res.done == 4
     online_bodies = [r["body"] for r in fake_server.log()]

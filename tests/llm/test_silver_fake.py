@@ -19,7 +19,8 @@ def run(store, url, **kw):
     return drive(silver_job(store, base_url=url, **(FAST | kw)))
 
 
-def test_two_passes_grounded_audited_and_rerun_makes_no_call(store, fake_server):
+def test_two_passes_grounded_audited_and_rerun_makes_no_call(store_any, fake_server):
+    store = store_any
     res = run(store, fake_server.url)
     assert (res.done, res.failed, res.total) == (4, 0, 4)
     assert res.hallucinations == 4  # one invented entity per document in pass 1
@@ -107,13 +108,23 @@ def test_json_schema_rejected_falls_back_to_json_mode_and_remembers(store, fake_
     assert (res.done, res.failed) == (4, 0)
     kinds = [r["body"]["response_format"]["type"] for r in fake_server.log()]
     # 2 documents are in flight at concurrency 1: each may try json_schema once before
-    # JSON mode is remembered for the endpoint; then every request uses JSON mode
+    # the run has learnt JSON mode (ChatClient.mode); then every request uses JSON mode
     assert kinds[0] == "json_schema" and kinds.count("json_schema") <= 2
     assert len(kinds) == 8 + kinds.count("json_schema")
     assert set(kinds[4:]) == {"json_object"}
     for c in calls_with_bodies(store):
         assert c["request"]["mode"] == "json_object"
         assert '"enum"' in c["request"]["body"]["messages"][1]["content"]  # schema in prompt
+
+
+def test_json_mode_is_learnt_per_run_not_per_process(store, fake_server):
+    fake_server.control(reject_json_schema=True)
+    assert run(store, fake_server.url, doc_ids=[1], passes=1).done == 1
+    assert fake_server.log()[-1]["body"]["response_format"]["type"] == "json_object"
+    fake_server.control()  # the same endpoint now answers json_schema (a server upgrade)
+    assert run(store, fake_server.url, doc_ids=[2], passes=1).done == 1
+    assert [r["body"]["response_format"]["type"] for r in fake_server.log()] == ["json_schema"]
+    assert calls_with_bodies(store, doc_id=2)[0]["request"]["mode"] == "json_schema"
 
 
 def test_dead_endpoint_marks_documents_failed_without_spans(store):
@@ -148,6 +159,48 @@ def test_cancel_keeps_finished_documents(store, fake_server):
     assert 1 <= len(done) < 4
     res = run(store, fake_server.url, passes=1)
     assert res.skipped == len(done) and res.done == 4 - len(done)
+
+
+def test_ctrl_c_stops_requests_in_flight_at_once(tmp_path, fr_docs, fake_server):
+    """SIGINT reaches a CLI run whose requests are all in flight (the job waits on them): it
+    stops within a fraction of the server's latency, as cancelled, having stored nothing."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from db import Store
+
+    latency = 8.0
+    fake_server.control(latency=latency)
+    db = tmp_path / "sigint.db"
+    with Store(str(db)) as st:
+        st.import_documents(fr_docs)
+    proc = subprocess.Popen([sys.executable, "-m", "annotator", "--db", str(db), "silver",
+                             "--base-url", fake_server.url, "--model", "fake", "--schema",
+                             "finemed-fr", "--passes", "1"],
+                            cwd=Path(__file__).resolve().parents[2],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while len(fake_server.log()) < len(fr_docs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(fake_server.log()) == len(fr_docs)  # every document's request is in flight
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)  # our child, by its pid
+        rc = proc.wait(timeout=latency)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = proc.stderr.read().decode()
+    assert rc == 130, err
+    assert took < latency / 2, f"{took:.1f} s after SIGINT"
+    with Store(str(db)) as st:
+        (row,) = st.runs("silver")
+        assert row["status"] == "cancelled"
+        assert st.done_doc_ids("silver", row["run_key"]) == set()
 
 
 def test_api_key_sent_but_never_stored_or_logged(tmp_path, fr_docs, fake_server, caplog,

@@ -53,12 +53,17 @@ def test_gui_command_passes_db_and_project(monkeypatch):
     from annotator.cli import build_parser, main
 
     seen = {}
-    monkeypatch.setattr(app, "run_gui", lambda db=None, project="default": seen.update(
-        db=db, project=project) or 0)
+    monkeypatch.setattr(app, "run_gui", lambda db=None, project="default", annotator=None:
+                        seen.update(db=db, project=project, annotator=annotator) or 0)
     assert main(["gui", "--db", "x.sqlite", "--project", "p1"]) == 0
-    assert seen == {"db": "x.sqlite", "project": "p1"}
+    assert seen == {"db": "x.sqlite", "project": "p1", "annotator": None}
     assert main(["--db", "y.sqlite", "gui"]) == 0
-    assert seen == {"db": "y.sqlite", "project": "default"}
+    assert seen == {"db": "y.sqlite", "project": "default", "annotator": None}
+    # whose layer the window opens on: the global option, or the same after the command
+    assert main(["--annotator", "alice", "gui", "--db", "z.sqlite"]) == 0
+    assert seen["annotator"] == "alice"
+    assert main(["gui", "--annotator", "bob"]) == 0
+    assert seen["annotator"] == "bob"
     assert build_parser().parse_args(["gui"]).db is None
 
 

@@ -136,7 +136,7 @@ def test_compare_follows_edits_in_the_main_window_without_a_refresh(window, qtbo
     assert "0 of 2 regions disagree" in view.summary.text()
     assert view._queue == [] and view.queue_list.count() == 0
     # undo brings the disagreement (and the queue entry) back
-    window.undo_stack.undo()
+    window.undo()
     assert "1 of 2 regions disagree" in view.summary.text()
     assert view._queue == [doc_id]
 

@@ -40,9 +40,13 @@ def project(db_path):
 
 
 class _Window(QWidget):
+    """A stand-in main window: what the dialogs use of one is its store."""
+
     def __init__(self, url):
         super().__init__()
-        self.db_url, self.project = f"sqlite:///{url}", "default"
+        from db import Store
+
+        self.store = Store(url, "default")
 
 
 def _dialog(qtbot, project, key):

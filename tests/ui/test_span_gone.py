@@ -77,7 +77,7 @@ def assert_told_and_reloaded(window, qtbot):
     assert [(s.start, s.label, s.status) for s in window.doc.spans] == [
         (AMLO[0], "drug", "proposed")]
     assert window.doc.review_status == "todo"
-    assert not window.undo_stack.canUndo() and not window.undo_stack.canRedo()
+    assert not window.session.can_undo and not window.session.can_redo
     box.close()
 
 
@@ -118,4 +118,4 @@ def test_undo_of_an_accept_whose_span_was_replaced_says_so(window, project, qtbo
     assert box is not None and box.text() == MESSAGE
     assert window.doc.spans == []
     assert state(project)[2] == events  # the failed undo recorded nothing
-    assert not window.undo_stack.canRedo()
+    assert not window.session.can_redo

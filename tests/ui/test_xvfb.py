@@ -20,6 +20,7 @@ import time
 import pytest
 
 from annotator.model import Document, Label, LabelSchema
+from db.engine import display_url
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
 
@@ -56,6 +57,12 @@ def _readline(proc: subprocess.Popen, timeout: float) -> str:
     assertion on speed: a guard against a hung process)."""
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
     return proc.stdout.readline() if ready else ""
+
+
+@pytest.fixture
+def db_path(db_url):
+    """The project of the window: a SQLite file, and a PostgreSQL database (``db_url``)."""
+    return db_url
 
 
 @pytest.fixture
@@ -119,6 +126,9 @@ def test_select_and_label_key_in_a_real_x_window(xvfb_display, tmp_path, store, 
             subprocess.run([xdotool, *args], env=env, check=True, timeout=30)
 
         xdo("windowfocus", "--sync", win_id)
+        title = subprocess.run([xdotool, "getwindowname", win_id], env=env, check=True,
+                               timeout=30, capture_output=True, text=True).stdout.strip()
+        assert title == f"MedAnnotator — default — {display_url(store.url)}"  # no password
         # focus the text, go to its start, select the first word, press the DRUG key
         xdo("key", "--delay", "80", "ctrl+t", "ctrl+Home", "ctrl+shift+Right", "1")
         spans = _wait_for(lambda: store.get_document(doc_id).spans, 60)

@@ -1,5 +1,5 @@
 """GLiNER2 plumbing for training: load a base model, pin its count head, run gliner2's
-trainer on a worker thread with per-step progress.
+trainer on a worker thread with per-step progress (used by ``gliner2_trainer``).
 
 torch and gliner2 are imported inside the functions (``import annotator`` stays light).
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelNotFoundError
+from annotator.errors import ModelNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -176,3 +176,6 @@ def train_in_thread(model: Any, records: list[dict], *, epochs: int, lr: float,
     if lora:
         trained = trained.merge_and_unload()
     return trained
+
+
+__all__ = ["StepInfo", "load_base_model", "pin_count_head", "train_in_thread"]

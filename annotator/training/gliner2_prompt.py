@@ -9,7 +9,7 @@ limit and is not checked.
 Policy (chosen: shrink, error only when shrinking cannot help):
 * the prompt alone leaves fewer than ``MIN_TEXT_TOKENS`` positions -> ``AnnotatorError``
   with the token counts (fewer labels, shorter descriptions, or no ``--descriptions``);
-* a chunk whose prompt + text overflow is cut again (``train.chunk_document``, a word budget
+* a chunk whose prompt + text overflow is cut again (``data.chunk_document``, a word budget
   scaled to the room left) until every piece fits; a piece that cannot be cut (a span longer
   than the room) -> ``AnnotatorError`` naming the document and the token counts.
 
@@ -24,9 +24,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import AnnotatorError
-from .evaluate import tokenize
-from .model import Document, LabelSchema
+from annotator.errors import AnnotatorError
+from annotator.evaluate import tokenize
+from annotator.model import Document, LabelSchema
+
+from .data import chunk_document
 
 # a training chunk must keep at least this many text tokens after the label prompt
 MIN_TEXT_TOKENS = 32
@@ -69,9 +71,8 @@ def _name(doc: Document) -> str:
 def fit_records(model: Any, docs: Sequence[Document], schema: LabelSchema, *,
                 descriptions: bool = False, max_words: int = 128) -> tuple[list[dict], int]:
     """``(GLiNER2 training records, number of chunks that were cut again)``: like
-    ``train.to_records`` but every record fits the encoder (see module doc)."""
-    from .formats.gliner2 import to_record
-    from .train import chunk_document
+    ``data.to_records`` but every record fits the encoder (see module doc)."""
+    from annotator.formats.gliner2 import to_record
 
     pieces = [p for d in docs for p in chunk_document(d, max_words)]
     limit = encoder_positions(model)

@@ -1,5 +1,6 @@
-"""Settings: per-user values in QSettings, project values in the store, the API key only in
-the OS keyring or the environment (never the database)."""
+"""Settings: per-user values in the user settings file (annotator.settings), the project's
+default model in the store, the API key only in the OS keyring or the environment (never the
+database, never the settings file)."""
 
 from __future__ import annotations
 
@@ -34,10 +35,12 @@ class MemoryKeyring(KeyringBackend):
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
-    """QSettings, the identity file and the key sources confined to the test."""
+    """The user settings file (and any QSettings) and the key sources confined to the test."""
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "qsettings"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    for var in ("ANNOTATOR_ANNOTATOR", "OPENAI_API_KEY", "MY_LLM_KEY"):
+    monkeypatch.setenv("ANNOTATOR_SETTINGS_FILE", str(tmp_path / "config" / "settings.toml"))
+    for var in ("ANNOTATOR_ANNOTATOR", "ANNOTATOR_PRELABEL_THRESHOLD", "ANNOTATOR_LLM_MODEL",
+                "ANNOTATOR_LLM_BASE_URL", "OPENAI_API_KEY", "MY_LLM_KEY"):
         monkeypatch.delenv(var, raising=False)
     old = keyring.get_keyring()
     yield tmp_path
@@ -73,8 +76,15 @@ def test_dialog_saves_user_and_project_settings_and_key_only_in_keyring(
     assert dlg.result() == QDialog.DialogCode.Accepted
 
     assert memory_keyring.data[("medannotator", "api_key")] == SECRET
+    # the default model is the project's, kept once (with its backend); the rest is the user's
     assert store.get_setting("default_model") == "/models/finemed-v2"
-    assert store.get_setting("prelabel_threshold") == pytest.approx(0.35)
+    assert store.get_setting("default_backend") == "gliner2"
+    assert store.get_setting("prelabel_threshold") is None
+    from annotator.settings import read_file
+
+    written = read_file(isolated / "config" / "settings.toml")
+    assert written == {"annotator": "Dr Martin", "prelabel_threshold": pytest.approx(0.35),
+                       "llm_base_url": "http://127.0.0.1:9000/v1", "llm_model": "qwen2.5-7b"}
     s = st.get_settings(store)
     assert (s.annotator, s.llm_base_url, s.llm_model) == ("Dr Martin", "http://127.0.0.1:9000/v1",
                                                          "qwen2.5-7b")
