@@ -1,30 +1,45 @@
 """Pre-labeling on Ray Data: ``annotator prelabel --engine ray``.
 
-The driver (this process, the only one that opens the store) builds the pre-labeler once to
-learn its run key, reads the documents still to do from the store in chunks and hands them to
-the Ray object store, and streams them through ``map_batches`` over an actor pool: each actor
-builds the same pre-labeler (loads the model once) and predicts one batch per call. The driver
-writes each returned batch back in ONE transaction, with the local engine's own storing
-function (:func:`annotator.prelabel.job._store_prediction`), so the spans, the done marks and
-the run key are those of the local engine: a run of either engine resumes the other.
+The driver (this process) builds the pre-labeler once to learn its run key and lists the ids
+of the documents still to do; their text is never gathered here. A Ray Data datasource streams
+them from the store: one read task per batch of ids, run on the driver's node (a SQLite file
+lives on its disk), opens the store read-only with a connection of its own and yields that
+batch as one block. Ray Data's streaming executor runs the read tasks as the pipeline
+consumes them, a few at a time, and its backpressure (its object-store budget) bounds what
+waits in the object store. The blocks go through ``map_batches`` over an actor pool: each
+actor builds the same pre-labeler (loads the model once) and predicts one batch per call.
+The driver writes each returned batch back in ONE transaction, with the local engine's own
+storing function (:func:`annotator.prelabel.job._store_prediction`), so the spans, the done
+marks and the run key are those of the local engine: a run of either engine resumes the
+other.
 
-Failures: an actor whose process dies is restarted and its batch retried (Ray's
-``max_restarts`` / ``max_task_retries``); a batch's results are written once (the driver skips
-a document it already wrote in this run, and the write itself replaces that source's proposals
-and sets the done mark in one transaction, so repeating it would change nothing). Ctrl-C or a
-cancel keeps the written batches; the same command continues where it stopped.
+Failures: an exception a model raises on a document marks that document ``failed``
+(:class:`PrelabelActor`); any other exception on a worker (an :class:`AnnotatorError`, a bug, a
+store that cannot be read) comes back to the driver in the batch's ``fatal`` column and stops
+the run. A worker process that dies is restarted and its batch retried
+(``max_task_retries``); a batch whose worker died on every try is skipped (Ray Data's
+``max_errored_blocks``, set for the run only: up to ``MAX_LOST_BATCHES``, then the run
+fails). At the end the documents that never came back are predicted again, each alone and
+one at a time per worker, and a document that still kills its worker is marked ``failed``
+with the reason, so that the same command retries exactly those. The driver kills each
+pass's actors when it ends (see :func:`_kill_pool`). A batch's results are written once
+(the driver skips a document it already wrote in this run, and the write itself replaces
+that source's proposals and sets the done mark in one transaction, so repeating it would
+change nothing). Ctrl-C or a cancel keeps the written batches; the same command continues
+where it stopped.
 
 Ray is imported here, inside the job, never by ``import annotator``.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import os
 import pickle
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,11 +58,16 @@ from .job import (
 
 log = logging.getLogger(__name__)
 
-# documents read from the store at a time; they go to the object store as blocks of one
-# batch each (one block = one actor call = one output batch = one transaction)
-READ_CHUNK = 1000
-MAX_RESTARTS = 3
+# read tasks running at once on the driver's node, each with a store connection of its own
+READ_TASKS_IN_FLIGHT = 2
+# -1: an actor whose process dies is always restarted (Ray Data's default; with a bound, a pool
+# whose actors used their restarts up would have no worker left for the other batches); the
+# bound is on the retries of one batch
+MAX_RESTARTS = -1
 MAX_TASK_RETRIES = 3
+# batches skipped because their worker died on every try, before the run gives up (workers
+# that die on every batch: the model does not fit, say)
+MAX_LOST_BATCHES = 20
 
 
 class RayEngineError(AnnotatorError):
@@ -92,28 +112,140 @@ class PrelabelerSpec:
 class PrelabelActor:
     """A Ray Data actor: builds the pre-labeler once, then predicts a batch per call.
 
-    In: a pyarrow table with ``id`` and ``text``. Out: ``id``, ``pred`` (the pickled
-    :class:`DocPrediction`, null on failure) and ``error`` (null on success)."""
+    In: a pyarrow table with ``id``, ``text`` and ``read_error`` (see :func:`_read_batch`).
+    Out: ``id``, ``pred`` (the pickled :class:`DocPrediction`, null on failure), ``error``
+    (why the model failed on that document, null on success) and ``fatal`` (null, or the
+    pickled exception that must stop the run: returned rather than raised, since a batch
+    that raises would be skipped like one whose worker died)."""
 
-    def __init__(self, spec: PrelabelerSpec):
+    def __init__(self, spec: PrelabelerSpec, roster: Any = None):
+        if roster is not None:  # on each (re)start: the driver kills the pool when done
+            import ray
+
+            ray.get(roster.add.remote(ray.get_runtime_context().current_actor))
         self.pl = spec.build()
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
 
         ids = batch.column("id").to_pylist()
+        read_errors = [e for e in batch.column("read_error").to_pylist() if e]
+        if read_errors:
+            return _fatal_table(ids, RayEngineError(
+                f"reading the documents from the store failed: {read_errors[0]}"))
         texts = batch.column("text").to_pylist()
         try:
-            preds: list[Any] = self.pl.predict_docs(texts)
-        except AnnotatorError:
-            raise
-        except _MODEL_ERRORS as exc:  # a document the model fails on: that one, not the batch
-            log.warning("batch failed (%s); retrying document by document", exc)
-            preds = [_predict_one(self.pl, t) for t in texts]
+            try:
+                preds: list[Any] = self.pl.predict_docs(texts)
+            except AnnotatorError:
+                raise
+            except _MODEL_ERRORS as exc:  # a document the model fails on: that one, not all
+                log.warning("batch failed (%s); retrying document by document", exc)
+                preds = [_predict_one(self.pl, t) for t in texts]
+        except Exception as exc:  # noqa: BLE001 - any other error stops the run, on the driver
+            log.exception("batch failed on %s", os.uname().nodename)
+            return _fatal_table(ids, exc)
         blobs = [None if isinstance(p, BaseException) else pickle.dumps(p) for p in preds]
         errors = [str(p)[:2000] if isinstance(p, BaseException) else None for p in preds]
         return pa.table({"id": pa.array(ids, pa.int64()), "pred": pa.array(blobs, pa.binary()),
-                         "error": pa.array(errors, pa.string())})
+                         "error": pa.array(errors, pa.string()),
+                         "fatal": pa.array([None] * len(ids), pa.binary())})
+
+
+def _fatal_table(ids: list[int], exc: BaseException) -> Any:
+    """An output batch that carries ``exc`` to the driver (pickled; an exception that would
+    not unpickle there travels as a RayEngineError with its text)."""
+    import pyarrow as pa
+
+    if not isinstance(exc, AnnotatorError):
+        exc = RayEngineError(f"the Ray run failed on {os.uname().nodename}: "
+                             f"{type(exc).__name__}: {exc}")
+    try:
+        blob = pickle.dumps(exc)
+        pickle.loads(blob)
+    except Exception:  # noqa: BLE001
+        blob = pickle.dumps(RayEngineError(f"{type(exc).__name__}: {exc}"))
+    n = len(ids)
+    return pa.table({"id": pa.array(ids, pa.int64()), "pred": pa.array([None] * n, pa.binary()),
+                     "error": pa.array([None] * n, pa.string()),
+                     "fatal": pa.array([blob] + [None] * (n - 1), pa.binary())})
+
+
+def _read_batch(opener: Any, ids: list[int]) -> Iterator[Any]:
+    """A read task's body (run on the driver's node): open the store (``opener``, the
+    driver's ``store.opener(create=False)``: a connection of its own), and yield the
+    documents ``ids`` as one pyarrow block (``id``, ``text``, ``read_error``). A store that
+    fails yields a block whose ``read_error`` says why (the driver stops the run on it)
+    instead of raising, which would count as a lost batch."""
+    import pyarrow as pa
+
+    def block(rows: list[tuple[int, str]], error: str | None = None) -> Any:
+        return pa.table({"id": pa.array([r[0] for r in rows], pa.int64()),
+                         "text": pa.array([r[1] for r in rows], pa.string()),
+                         "read_error": pa.array([error] * len(rows), pa.string())})
+
+    try:
+        with opener() as store:
+            rows = [(d.id, d.text) for d in store.iter_documents(ids=ids, with_spans=False)]
+    except Exception as exc:  # noqa: BLE001 - reported to the driver, in the data
+        log.exception("reading documents %s failed", ids)
+        rows, error = [(ids[0], "")], f"{type(exc).__name__}: {exc}"[:2000]
+    else:
+        error = None
+    if rows:  # none: all deleted meanwhile
+        yield block(rows, error)
+
+
+@functools.lru_cache(maxsize=1)
+def _store_datasource_class() -> type:
+    """:class:`ray.data.Datasource` over the documents of a store, defined on first use so
+    that importing this module does not import Ray."""
+    import pyarrow as pa
+    from ray.data import Datasource, ReadTask
+    from ray.data.block import BlockMetadata
+
+    schema = pa.schema([("id", pa.int64()), ("text", pa.string()), ("read_error", pa.string())])
+    meta_params = inspect.signature(BlockMetadata).parameters
+    task_params = inspect.signature(ReadTask).parameters
+
+    class StoreDatasource(Datasource):
+        """The documents ``ids`` of the store ``opener`` opens: one read task, run on the
+        driver's node, per ``batch_size`` ids.
+
+        One task per batch, because Ray Data merges the blocks that one task yields (up to
+        ``DataContext.target_max_block_size``) and an actor call takes a whole block: a
+        task reading more than one batch would make the actors predict, and lose when their
+        process dies, several batches at once."""
+
+        def __init__(self, opener: Any, ids: Sequence[int], batch_size: int):
+            self.opener, self.ids = opener, list(ids)
+            self.batch_size = max(1, int(batch_size))
+
+        def get_name(self) -> str:
+            return "AnnotatorStore"
+
+        @property
+        def supports_distributed_reads(self) -> bool:
+            return False  # Ray Data pins the read tasks to the driver's node
+
+        def estimate_inmemory_data_size(self) -> int | None:
+            return None
+
+        def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
+                           data_context: Any = None, **_: Any) -> list[Any]:
+            tasks = []
+            for i in range(0, len(self.ids), self.batch_size):
+                part = self.ids[i:i + self.batch_size]
+                meta = {"num_rows": len(part), "size_bytes": None, "input_files": None,
+                        "exec_stats": None, "schema": schema}
+                extra = {"schema": schema, "per_task_row_limit": per_task_row_limit}
+                tasks.append(ReadTask(
+                    functools.partial(_read_batch, self.opener, part),
+                    BlockMetadata(**{k: v for k, v in meta.items() if k in meta_params}),
+                    **{k: v for k, v in extra.items() if k in task_params and v is not None}))
+            return tasks
+
+    return StoreDatasource
 
 
 def _import_ray() -> Any:
@@ -237,11 +369,15 @@ def ray_prelabel_job(store: Any, *, ray_address: str | None = None, workers: int
     ``cpus_per_worker`` CPUs each) on the Ray cluster at ``ray_address`` (``HEAD:6379``, or
     ``auto`` for the one this machine belongs to; None: RAY_ADDRESS, else a new local Ray).
     This process must reach the cluster as a driver (run it on one of its nodes) and is the
-    only one that opens the store.
+    only process that writes to the store (its read tasks, on this node, only read).
 
     ``build_kwargs`` are :func:`build_prelabeler`'s (model, backend, threshold, batch_size,
-    window, device, ...). Yields a Progress per written batch. Returns the local engine's
-    totals plus ``engine``, ``workers`` and ``duplicates_skipped``.
+    window, device, ...). A batch is retried ``max_task_retries`` times when its worker
+    process dies (the worker restarted ``max_restarts`` times, -1: always); the documents of
+    batches that never came back are tried again one by one, and those that still kill
+    their worker are marked failed (counted in ``failed`` and ``lost``). Yields a Progress
+    per written batch. Returns the local engine's totals plus ``engine``, ``workers``,
+    ``duplicates_skipped`` and ``lost``.
     """
     if int(workers) < 1:
         raise RayEngineError(f"--workers must be at least 1 (got {workers})")
@@ -279,8 +415,8 @@ def ray_prelabel_job(store: Any, *, ray_address: str | None = None, workers: int
         "reviewed_left_alone": (len(doc_ids) if doc_ids is not None
                                 else store.count_documents()) - len(ids),
         "spans": 0, "dropped_misaligned": 0, "repaired": 0, "skipped_existing": 0,
-        "unmapped": 0, "windows": 0, "truncated_docs": 0, "failed": 0,
-        "engine": "ray", "workers": int(workers), "duplicates_skipped": 0,
+        "unmapped": 0, "windows": 0, "truncated_docs": 0, "failed": 0, "done_concurrently": 0,
+        "engine": "ray", "workers": int(workers), "duplicates_skipped": 0, "lost": 0,
     }
     ray = _import_ray() if todo else None
     run_id = store.start_run(KIND, {"backend": source, **config, "limit": limit,
@@ -295,15 +431,34 @@ def ray_prelabel_job(store: Any, *, ray_address: str | None = None, workers: int
         if todo:
             started = _connect(ray, ray_address)
             _check_resources(ray, float(cpus_per_worker), float(gpus_per_worker))
-            batches = _stream(ray, store, todo, spec, batch_size=batch_size,
-                              workers=int(workers), gpus=float(gpus_per_worker),
-                              cpus=float(cpus_per_worker), max_restarts=max_restarts,
-                              max_task_retries=max_task_retries)
+            run = functools.partial(
+                _stream, ray, store, spec=spec, gpus=float(gpus_per_worker),
+                cpus=float(cpus_per_worker), max_restarts=max_restarts,
+                max_task_retries=max_task_retries)
             written: set[int] = set()
-            for batch in _reraise_user_errors(batches):
-                n = _write_batch(store, run_key, source, batch, written, totals)
-                yield Progress(totals["docs"], len(todo), f"{n} documents written",
-                               dict(totals))
+            lost = todo
+            # then the documents lost with a worker that died on every try (with the batch
+            # that killed it, or in flight on it), again, each alone and one at a time per
+            # worker: only a document that kills its worker by itself stays lost
+            for isolate in (False, True):
+                batches = run(lost, batch_size=1 if isolate else batch_size,
+                              workers=min(int(workers), len(lost)), isolate=isolate)
+                for batch in _reraise_user_errors(batches):
+                    _raise_fatal(batch)
+                    n = _write_batch(store, run_key, source, batch, written, totals)
+                    yield Progress(totals["docs"], len(todo), f"{n} documents written",
+                                   dict(totals))
+                lost = [i for i in lost if i not in written]
+                if not lost:
+                    break
+                if not isolate:
+                    yield Progress(totals["docs"], len(todo),
+                                   f"{len(lost)} documents lost with their worker: "
+                                   "retrying them one at a time", dict(totals))
+            if lost:
+                n = _mark_lost(store, run_key, lost, totals, retries=max_task_retries)
+                yield Progress(totals["docs"], len(todo),
+                               f"{n} documents failed: they kill their worker", dict(totals))
         status = "done"
         return totals
     except (GeneratorExit, KeyboardInterrupt):
@@ -317,38 +472,143 @@ def ray_prelabel_job(store: Any, *, ray_address: str | None = None, workers: int
         store.finish_run(run_id, totals, status=status)
 
 
-def _stream(ray: Any, store: Any, todo: list[int], spec: PrelabelerSpec, *, batch_size: int,
+def _stream(ray: Any, store: Any, todo: list[int], *, spec: PrelabelerSpec, batch_size: int,
             workers: int, gpus: float, cpus: float, max_restarts: int,
-            max_task_retries: int) -> Any:
-    """Iterator over the actors' output tables (one per predicted batch)."""
-    import pyarrow as pa
-
+            max_task_retries: int, isolate: bool = False) -> Any:
+    """Iterator over the actors' output tables (one per predicted batch), the documents
+    streamed from the store as the actors need them. A batch whose worker process died
+    through its retries does not come back, and nor do the ones in flight on that worker
+    with it; up to ``MAX_LOST_BATCHES`` of them (any number with ``isolate``, which gives
+    each worker one batch at a time), then the run fails."""
+    roster = _roster_class(ray).remote()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         ctx = ray.data.DataContext.get_current()
+    saved = {k: getattr(ctx, k) for k in
+             ("enable_progress_bars", "print_on_execution_start", "max_errored_blocks")
+             if hasattr(ctx, k)}
     ctx.enable_progress_bars = False  # the job's own Progress drives the bar
     ctx.print_on_execution_start = False
-    # Every batch is in the object store before the pipeline starts (from_arrow_refs takes a
-    # fixed list): the corpus' text once, spilled to the nodes' disks past the store's size.
-    refs = []
-    for i in range(0, len(todo), READ_CHUNK):
-        docs = list(store.iter_documents(ids=todo[i:i + READ_CHUNK], with_spans=False))
-        for j in range(0, len(docs), batch_size):
-            part = docs[j:j + batch_size]
-            refs.append(ray.put(pa.table({
-                "id": pa.array([d.id for d in part], pa.int64()),
-                "text": pa.array([d.text for d in part], pa.string())})))
-    ds = ray.data.from_arrow_refs(refs)
-    remote = _restart_args(ds.map_batches, max_restarts, max_task_retries)
-    if gpus > 0:
-        remote["num_gpus"] = gpus
-    with warnings.catch_warnings():  # restarts as **ray_remote_args: deprecated in Ray 2.60
-        warnings.simplefilter("ignore", DeprecationWarning)
-        ds = ds.map_batches(
-            PrelabelActor, fn_constructor_args=(spec,), batch_size=batch_size,
-            batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers),
-            num_cpus=cpus, **remote)
-    yield from ds.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1)
+    # skip (rather than fail the run on) a batch that failed through its retries: only a
+    # dead worker process gets there, every exception coming back in the data instead
+    ctx.max_errored_blocks = -1 if isolate else MAX_LOST_BATCHES
+    try:
+        ds = _read_documents(ray, store, todo, batch_size)
+        remote = _restart_args(ds.map_batches, max_restarts, max_task_retries)
+        if gpus > 0:
+            remote["num_gpus"] = gpus
+        pool: dict[str, Any] = {"size": workers}
+        if isolate and "max_tasks_in_flight_per_actor" in inspect.signature(
+                ray.data.ActorPoolStrategy).parameters:
+            pool["max_tasks_in_flight_per_actor"] = 1
+        with warnings.catch_warnings():  # restarts as **ray_remote_args: deprecated in 2.60
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ds = ds.map_batches(
+                PrelabelActor, fn_constructor_args=(spec, roster), batch_size=batch_size,
+                batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(**pool),
+                num_cpus=cpus, **remote)
+        yield from ds.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1)
+    finally:
+        for key, value in saved.items():
+            setattr(ctx, key, value)
+        _kill_pool(ray, roster)
+
+
+@functools.lru_cache(maxsize=1)
+def _roster_class(ray: Any) -> Any:
+    """A Ray actor (no resources) that keeps the handles of a pool's actors."""
+
+    @ray.remote(num_cpus=0)
+    class Roster:
+        def __init__(self) -> None:
+            self.actors: list[Any] = []
+
+        def add(self, actor: Any) -> None:
+            self.actors.append(actor)
+
+        def take(self) -> list[Any]:
+            actors, self.actors = self.actors, []
+            return actors
+
+    return Roster
+
+
+def _kill_pool(ray: Any, roster: Any) -> None:
+    """Kill the actors of a finished pass, and its roster. Ray Data lets them go by dropping
+    its handles, but an actor that was restarting then (its worker died on the last try of
+    a batch) came back and held its CPU or GPU until the driver exited: the next pass, or
+    the next run on a cluster, could wait for it without end."""
+    try:
+        for actor in ray.get(roster.take.remote(), timeout=60):
+            ray.kill(actor, no_restart=True)
+        ray.kill(roster)
+    except Exception as exc:  # noqa: BLE001 - the run itself is over; say so and go on
+        log.warning("could not stop the Ray workers of this run (%s): they end with it",
+                    exc)
+
+
+def _read_documents(ray: Any, store: Any, todo: list[int], batch_size: int) -> Any:
+    """The dataset of the documents ``todo`` (``id``, ``text``), a block per batch, read from
+    the store by read tasks on the driver's node (no CPU reserved: they wait on the
+    database), at most ``READ_TASKS_IN_FLIGHT`` at a time, as the pipeline consumes them."""
+    source = _store_datasource_class()(store.opener(create=False), todo, batch_size)
+    params = inspect.signature(ray.data.read_datasource).parameters
+    kwargs: dict[str, Any] = {}
+    remote: dict[str, Any] = {}
+    if "num_cpus" in params:
+        kwargs["num_cpus"] = 0
+    else:
+        remote["num_cpus"] = 0
+    # as many blocks as read tasks: no splitting of their blocks (a batch each) to reach a
+    # default parallelism
+    n_tasks = -(-len(todo) // batch_size)
+    if "concurrency" in params:
+        kwargs["concurrency"] = min(READ_TASKS_IN_FLIGHT, n_tasks)
+    kwargs["override_num_blocks" if "override_num_blocks" in params else "parallelism"] = n_tasks
+    if not hasattr(ray.data.Datasource, "supports_distributed_reads"):  # pin them ourselves
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        remote["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
+            node_id=ray.get_runtime_context().get_node_id(), soft=False)
+    if remote:
+        kwargs["ray_remote_args"] = remote
+    return ray.data.read_datasource(source, **kwargs)
+
+
+def _raise_fatal(batch: Any) -> None:
+    """Raise the exception a worker returned in ``batch`` (see :class:`PrelabelActor`)."""
+    if "fatal" not in batch.column_names:
+        return
+    blob = next((b for b in batch.column("fatal").to_pylist() if b is not None), None)
+    if blob is not None:
+        raise pickle.loads(blob)
+
+
+def _mark_lost(store: Any, run_key: str, lost: list[int], totals: dict[str, Any], *,
+               retries: int) -> int:
+    """Mark ``failed`` the documents of the run that never came back, predicted alone (their
+    worker died on every try), in one transaction; a document deleted meanwhile, or done by
+    another run of the same configuration meanwhile, is left as it is. Returns how many."""
+    alive = set(store.document_ids())
+    tries = 1 + max(0, retries)
+    error = (f"the Ray worker process died on this document on every try, {tries} tries with "
+             f"its batch then {tries} alone (killed, out of memory, or a crash in the model on "
+             "this document)")
+    n = 0
+    with store.transaction() as conn:
+        for doc_id in lost:
+            if doc_id not in alive:
+                continue
+            if not store.claim_doc_run(KIND, run_key, doc_id, conn):
+                totals["done_concurrently"] += 1
+                continue
+            store.mark_doc_run(KIND, run_key, doc_id, "failed", error=error, conn=conn)
+            totals["failed"] += 1
+            totals["lost"] += 1
+            totals["docs"] += 1
+            n += 1
+    log.warning("%d documents failed: %s", n, error)
+    return n
 
 
 def _reraise_user_errors(batches: Any) -> Any:
@@ -365,8 +625,9 @@ def _reraise_user_errors(batches: Any) -> Any:
         first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
         hint = ""
         if isinstance(exc, RayActorError):
-            hint = (" (a worker process kept dying on the same batch, through its restarts: "
-                    "out of memory on a long document?); the batches written are kept")
+            hint = (f" (worker processes kept dying, on more than {MAX_LOST_BATCHES} "
+                    "batches through their retries or while loading the model: out of "
+                    "memory?); the batches written are kept")
         raise RayEngineError(f"the Ray run failed: {first}{hint}") from exc
 
 

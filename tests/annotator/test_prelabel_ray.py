@@ -7,6 +7,7 @@ with no Ray process left behind, ``--ray-address`` joining a running cluster, an
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -320,6 +321,212 @@ def test_killed_worker_is_retried_and_no_document_written_twice(prelabel_db, tmp
     assert got["spans"] == local["spans"]
     assert proposals(prelabel_db) == proposals(ref)
     assert set(done_marks(prelabel_db, got["run_key"]).values()) == {1}
+
+
+class PidLexicon(LexiconPrelabeler):
+    """The lexicon, noting the process id of each batch it predicts."""
+
+    pids_file: str = ""
+
+    def predict_docs(self, texts):
+        with open(self.pids_file, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return super().predict_docs(texts)
+
+
+def recording_reader(log_file: str, db: str, run_key: str, last_id: int):
+    """A read task body that notes each batch it reads (ids, pid, node, documents already
+    written), the batch holding ``last_id`` waiting (up to 60 s) until the driver has written
+    a document: it gets there only if the pipeline predicts and writes while reads remain."""
+    from annotator.prelabel import ray_engine
+
+    read_batch = ray_engine._read_batch
+
+    def read(opener, ids):
+        written = 0
+        deadline = time.monotonic() + 60
+        with Store(db, create=False) as store:
+            while True:
+                written = len(store.done_doc_ids("prelabel", run_key))
+                if last_id not in ids or written or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+        with open(log_file, "a") as fh:
+            fh.write(json.dumps({"ids": list(ids), "pid": os.getpid(), "written": written,
+                                 "node": ray.get_runtime_context().get_node_id()}) + "\n")
+        yield from read_batch(opener, ids)
+
+    return read
+
+
+def test_documents_stream_from_the_store_in_read_tasks(prelabel_db, tmp_path, local_ray,
+                                                       monkeypatch):
+    """The driver reads no text: read tasks on its node, one per batch, each opening the
+    store, run while the pipeline goes on: the last batch is read after the first one is
+    written. The spans are the local engine's."""
+    import ray.cloudpickle
+
+    from annotator.prelabel import ray_engine
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    with_decisions(prelabel_db)
+    ref = copy_db(prelabel_db, tmp_path, "ref.sqlite")
+    with Store(ref) as store:
+        local = drive(prelabel_job(store, backend="lexicon"))
+    log_file = tmp_path / "reads.jsonl"
+    with Store(prelabel_db) as store:
+        ids = store.document_ids()
+        pl = PidLexicon(dict(LexiconPrelabeler.from_store(store).entries),
+                        scores=dict(LexiconPrelabeler.from_store(store).scores))
+        pl.pids_file = str(tmp_path / "pids")
+        assert pl.run_key() == local["run_key"]
+        monkeypatch.setattr(ray_engine, "_read_batch",
+                            recording_reader(str(log_file), prelabel_db, pl.run_key(), ids[-1]))
+
+        def no_text_on_the_driver(*args, **kwargs):
+            raise AssertionError("the driver read documents")
+
+        store.iter_documents = no_text_on_the_driver
+        got = drive(ray_engine.ray_prelabel_job(store, prelabeler=pl, batch_size=2, workers=1))
+        del store.iter_documents
+    reads = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert sorted(r["ids"] for r in reads) == [ids[0:2], ids[2:4], ids[4:6]]  # 3 read tasks
+    assert {r["node"] for r in reads} == {ray.get_runtime_context().get_node_id()}
+    actor_pids = {int(p) for p in (tmp_path / "pids").read_text().split()}
+    assert not {r["pid"] for r in reads} & (actor_pids | {os.getpid()})  # not fused into them
+    last = next(r for r in reads if ids[-1] in r["ids"])
+    assert last["written"] >= 1  # a batch was written before the last one was read
+    assert got["docs"] == 6 and got["failed"] == 0 and got["spans"] == local["spans"]
+    assert proposals(prelabel_db) == proposals(ref)
+
+
+class PoisonLexicon(LexiconPrelabeler):
+    """The lexicon, except that a batch holding the document ``poison`` kills its process
+    (os._exit, as a segfault in native code would) on every try, noting each try."""
+
+    poison: str = ""
+    tries_file: str = ""
+
+    def predict_docs(self, texts):
+        if self.poison in texts:
+            with open(self.tries_file, "a") as fh:
+                fh.write(f"{os.getpid()}\n")
+            os._exit(1)
+        return super().predict_docs(texts)
+
+
+def test_document_that_kills_every_worker_is_marked_failed_and_the_run_goes_on(
+        prelabel_db, tmp_path, local_ray):
+    """A document whose every try kills its worker process: the run completes, the others
+    are written (the local engine's spans), it alone is marked failed with the reason, no
+    worker is left holding a CPU, and the rerun does just that document."""
+    import ray.cloudpickle
+
+    from annotator.prelabel.ray_engine import ray_prelabel_job
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    with_decisions(prelabel_db)
+    ref = copy_db(prelabel_db, tmp_path, "ref.sqlite")
+    with Store(ref) as store:
+        local = drive(prelabel_job(store, backend="lexicon"))
+    with Store(prelabel_db) as store:
+        docs = {d.name: d for d in store.iter_documents(with_spans=False)}
+        pl = LexiconPrelabeler.from_store(store)
+        poisoned = PoisonLexicon(dict(pl.entries), scores=dict(pl.scores))
+        poisoned.poison, poisoned.tries_file = docs["long"].text, str(tmp_path / "tries")
+        assert poisoned.run_key() == local["run_key"]
+        got = drive(ray_prelabel_job(store, prelabeler=poisoned, batch_size=1, workers=2,
+                                     max_task_retries=1))
+        runs = store.doc_runs(docs["long"].id)
+        run = store.runs("prelabel")[-1]
+        first = proposals(prelabel_db)
+        # no worker left behind holding a CPU (one restarting at the end used to come back)
+        deadline = time.monotonic() + 20
+        while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ray.available_resources().get("CPU", 0) == 2
+        again = drive(ray_prelabel_job(store, prelabeler=pl, batch_size=1, workers=1))
+    tries = (tmp_path / "tries").read_text().split()
+    # a try and a retry with its batch, then the same alone: each kills its process
+    assert len(tries) == 4 and len(set(tries)) == 4
+    assert run["status"] == "done"
+    assert got["docs"] == 6 and got["failed"] == 1 and got["lost"] == 1
+    [mark] = [r for r in runs if r["kind"] == "prelabel" and r["run_key"] == got["run_key"]]
+    assert mark["status"] == "failed" and "2 tries with its batch then 2 alone" in mark["error"]
+    reference = proposals(ref)
+    assert {n: p for n, p in first.items() if n != "long"} == {
+        n: p for n, p in reference.items() if n != "long"}
+    assert first["long"] == [] and reference["long"]  # not written (the local engine did)
+    # the rerun (here with a lexicon that survives it) does the failed document only
+    assert again["docs"] == 1 and again["already_done"] == 5 and again["failed"] == 0
+    assert proposals(prelabel_db) == proposals(ref)
+    assert set(done_marks(prelabel_db, got["run_key"]).values()) == {1}
+
+
+
+class DeadlyLexicon(LexiconPrelabeler):
+    """Kills its process on every batch (a model that cannot run here at all)."""
+
+    def predict_docs(self, texts):
+        os._exit(1)
+
+
+def test_workers_dying_on_every_batch_end_the_run(prelabel_db, local_ray, monkeypatch):
+    """Past MAX_LOST_BATCHES lost batches the run stops with an error instead of going
+    through the whole corpus; no worker is left holding a CPU."""
+    import ray.cloudpickle
+
+    from annotator.prelabel import ray_engine
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    monkeypatch.setattr(ray_engine, "MAX_LOST_BATCHES", 1)
+    with Store(prelabel_db) as store:
+        deadly = DeadlyLexicon({"pneumonie": "disease"})
+        with pytest.raises(ray_engine.RayEngineError, match="kept dying"):
+            drive(ray_engine.ray_prelabel_job(store, prelabeler=deadly, batch_size=2,
+                                              workers=1, max_task_retries=0))
+        run = store.runs("prelabel")[-1]
+        assert run["status"] == "failed" and not store.done_doc_ids("prelabel", run["run_key"])
+    deadline = time.monotonic() + 20
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ray.available_resources().get("CPU", 0) == 2
+
+def test_errors_on_a_worker_come_back_in_the_data_and_stop_the_run(prelabel_db):
+    """Without Ray: an AnnotatorError in predict, or a store the read task cannot open, is
+    returned in the batch (a raised one would be skipped like a lost batch) and re-raised by
+    the driver; a model error marks only its document failed."""
+    from annotator.errors import AnnotatorError
+    from annotator.prelabel.ray_engine import (
+        PrelabelActor,
+        PrelabelerSpec,
+        RayEngineError,
+        _raise_fatal,
+        _read_batch,
+    )
+
+    class Refusing(LexiconPrelabeler):
+        def predict_docs(self, texts):
+            if any("pneumonie" in t for t in texts):
+                raise AnnotatorError("the model refuses")
+            raise ValueError("bad document")
+
+    with Store(prelabel_db) as store:
+        url, ids = store.url, store.document_ids()
+        pl = Refusing(dict(LexiconPrelabeler.from_store(store).entries))
+    [block] = list(_read_batch(functools.partial(Store, url, "default", create=False), ids[:2]))
+    assert block.column("id").to_pylist() == ids[:2] and block.column("read_error").null_count == 2
+    actor = PrelabelActor(PrelabelerSpec(pl.run_key(), prelabeler=pl))
+    with pytest.raises(AnnotatorError, match="the model refuses"):
+        _raise_fatal(actor(block))
+    out = actor(block.slice(1, 1))  # the second document, without "pneumonie"
+    _raise_fatal(out)  # a model error: no fatal, the document failed
+    assert out.column("pred").null_count == 1 and "bad document" in out.column("error")[0].as_py()
+    broken = list(_read_batch(functools.partial(Store, url, "no-such-project", create=False),
+                              ids[:2]))
+    assert len(broken) == 1 and "no project" in broken[0].column("read_error")[0].as_py()
+    with pytest.raises(RayEngineError, match="reading the documents from the store failed"):
+        _raise_fatal(actor(broken[0]))
 
 
 def test_cli_starts_and_stops_its_own_ray(prelabel_db, tmp_path):
