@@ -78,11 +78,14 @@ def preview_job(store: StorePort, *, fmt: str, status: str | None = None,
                 review_status: str | None = None, source: str | None = None,
                 split: str | None = None, seed: int = 42, descriptions: bool = False,
                 mentions: str = "offsets",
-                writer_options: dict[str, Any] | None = None) -> Job:
+                writer_options: dict[str, Any] | None = None, **format_options: Any) -> Job:
     """A dry run of ``annotator.io.export_job`` with the same arguments (``out`` aside);
     returns a ``GoldPreview``. Nothing outside a temporary folder is written."""
-    from .io import export_job, status_filters
+    from .io import export_job, export_options, status_filters
 
+    descriptions, mentions, writer_options = export_options(
+        fmt, format_options, descriptions=descriptions, mentions=mentions,
+        writer_options=writer_options)
     spec = get_format(fmt)
     span_status, reviews = status_filters(status, fmt, review_status)
     sources = [s for s in (source or "").split(",") if s] or None
@@ -93,7 +96,7 @@ def preview_job(store: StorePort, *, fmt: str, status: str | None = None,
                                         split=split, seed=seed, descriptions=descriptions,
                                         mentions=mentions, writer_options=writer_options)
     counts = store.export_span_counts(review_status=reviews, span_status=span_status,
-                         span_source=sources)
+                                      span_source=sources)
     by_label: dict[str, int] = {}
     by_source: dict[str, int] = {}
     for (label, src), n in sorted(counts.items()):

@@ -19,7 +19,7 @@ from typing import Any
 
 from annotator import publish
 from annotator.errors import AnnotatorError, FormatError
-from annotator.formats import get_format
+from annotator.formats import check_options, get_format
 from annotator.formats.base import Errors, Parsed
 from annotator.jobs import Job, Progress
 from annotator.model import REVIEW_STATUSES, STATUSES, LabelSchema, Status
@@ -85,6 +85,8 @@ def import_job(store: StorePort, *, fmt: str, path: str | Path, schema: str | No
     Returns an ``ImportSummary``.
     """
     spec = get_format(fmt)
+    legacy = {k: options.pop(k) for k in ("csv_label_cols",) if k in options}
+    options = {**check_options(spec, "read", options), **legacy}
     path = Path(path)
     current = store.get_schema()
     if current is None:
@@ -259,20 +261,41 @@ def export_job(store: StorePort, *, fmt: str, out: str | Path, status: str | Non
                review_status: str | None = None,
                source: str | None = None, split: str | None = None, seed: int = 42,
                descriptions: bool = False, mentions: str = "offsets",
-               writer_options: dict[str, Any] | None = None) -> Job:
+               writer_options: dict[str, Any] | None = None, **format_options: Any) -> Job:
     """Export the project to ``out`` in format ``fmt``; returns an ``ExportSummary``.
 
     With ``split`` (``"train=0.8,dev=0.1,test=0.1"``), documents are split deterministically
     by seed and written to ``out/<split><ext>`` (a folder per split for folder formats).
     ``mentions`` is ``"offsets"`` or ``"strings"`` (GLiNER2 plain strings).
     ``writer_options`` go to the format's writer (gliner: ``max_words``, ``max_width``).
+    ``format_options`` are the format's registered export options (``FormatSpec.
+    write_options``; gliner2: ``descriptions``, ``plain_strings``; gliner: ``max_words``,
+    ``max_width``), checked against the format: the CLI's flags and the GUI's fields.
     ``status`` / ``review_status``: see :func:`status_filters` (default: gold, the accepted
     spans of reviewed documents; jsonl: everything).
     """
+    descriptions, mentions, writer_options = export_options(
+        fmt, format_options, descriptions=descriptions, mentions=mentions,
+        writer_options=writer_options)
     return (yield from _export(store, fmt=fmt, out=out, status=status,
                                review_status=review_status, source=source,
                                writer_options=writer_options, split=split, seed=seed,
                                descriptions=descriptions, mentions=mentions))
+
+
+def export_options(fmt: str, format_options: dict[str, Any], *, descriptions: bool = False,
+                   mentions: str = "offsets", writer_options: dict[str, Any] | None = None
+                   ) -> tuple[bool, str, dict[str, Any]]:
+    """The registered export options of format ``fmt`` (checked: ``check_options``) merged
+    into ``(descriptions, mentions, writer_options)``."""
+    if descriptions:  # the keyword of old callers is the gliner2 option: checked as such
+        format_options = {"descriptions": True, **format_options}
+    opts = check_options(get_format(fmt), "write", format_options)
+    descriptions = bool(opts.pop("descriptions", False))
+    if opts.pop("plain_strings", False):
+        mentions = "strings"
+    return descriptions, mentions, {**(writer_options or {}),
+                                    **{k: v for k, v in opts.items() if v is not None}}
 
 
 def _export(store: StorePort, *, fmt: str, out: str | Path, status: str | None,

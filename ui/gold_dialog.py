@@ -33,8 +33,14 @@ from ui.jobs_actions import Field, OptionsDialog
 _SOURCE_TITLES = {"human": "people (edited)", "import": "imported"}
 DEBOUNCE_MS = 250
 # the options a preview depends on (the others, such as where to write, do not change it)
-_PREVIEW_FIELDS = {"export": {"fmt", "split", "seed", "descriptions"},
-                   "train": {"split", "seed"}}
+def _preview_fields() -> dict[str, set[str]]:
+    from annotator.formats import format_options
+
+    return {"export": {"fmt", "split", "seed", "descriptions", *format_options("write")},
+            "train": {"split", "seed"}}
+
+
+_PREVIEW_FIELDS = _preview_fields()
 
 
 class GoldOptionsDialog(OptionsDialog):

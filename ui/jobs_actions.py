@@ -64,6 +64,23 @@ class JobSpec:
     waiting: str = "starting"  # what the busy bar says until the first progress
 
 
+def option_fields(kind: str) -> list[Field]:
+    """One field per registered format option (``annotator.formats.format_options``: the
+    same declarations the command line's flags come from); a field another format's
+    option leaves at its default changes nothing."""
+    from annotator.formats import format_options
+
+    out = []
+    for key, (opt, owners) in format_options(kind).items():
+        tip = f"{', '.join(owners)} only: {opt.help}"
+        if opt.type is bool:
+            out.append(Field(key, opt.title or key, "bool", bool(opt.default), tooltip=tip))
+        else:  # text: an empty one is left out; numbers are read by the option's type
+            default = "" if opt.default is None else str(opt.default)
+            out.append(Field(key, opt.title or key, "text", default, tooltip=tip))
+    return out
+
+
 def _backends() -> tuple[str, ...]:
     """The pre-labeling backends of the registry, plugins' included."""
     from annotator.prelabel.registry import backends
@@ -132,12 +149,14 @@ JOBS: tuple[JobSpec, ...] = (
         Field("schema", "Label schema (new project)", "text", "",
               tooltip="empty: the format's default schema"),
         Field("as_proposed", "Import spans as suggestions", "bool", False),
+        *option_fields("read"),
     ]),
     JobSpec("export", "Export", "annotator.io", "export_job", lambda s: [
         Field("fmt", "Format", "choice", "jsonl", _formats(True)),
         Field("out", "Write to", "save"),
         Field("split", "Split into a folder (e.g. train=0.8,dev=0.1,test=0.1)", "text", "",
               tooltip="ratios that sum to 1; 'Write to' is then the folder of the split files"),
+        *option_fields("write"),
     ]),
     JobSpec("train", "Train", "annotator.training", "train_job", lambda s: [
         Field("base_model", "Base model", "dir", s.model),

@@ -27,12 +27,8 @@ def register(sub: Any) -> None:
                    help="extend the project schema with labels it lacks")
     p.add_argument("--as-proposed", action="store_true",
                    help="store imported spans as proposed instead of accepted")
-    p.add_argument("--csv-text-col", default="ori_review", help="csv: the text column")
-    p.add_argument("--csv-label-col", action="append", default=None, metavar="COL=LABEL",
-                   help="csv: a column of ';'-separated span strings and its label "
-                        "(repeatable; default minor_col=MinorChild gender_col=GenderIndication)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=cmd_import)
+    p.set_defaults(func=cmd_import, format_options=add_format_options(p, "read"))
 
     p = sub.add_parser("export", help="export documents and spans")
     p.add_argument("--format", required=True, choices=names)
@@ -54,20 +50,10 @@ def register(sub: Any) -> None:
                    help="e.g. train=0.8,dev=0.1,test=0.1 (ratios sum to 1): writes "
                         "NAME.<ext> per split into the folder --out")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--descriptions", action="store_true",
-                   help="gliner2: include entity_descriptions from the schema")
-    p.add_argument("--plain-strings", action="store_true",
-                   help="gliner2: mentions as plain strings instead of {text, start, end}")
-    p.add_argument("--max-words", type=int, default=None, metavar="N",
-                   help="gliner: records of at most N words (gliner's max_len; default 384); "
-                        "longer documents are windowed with overlap")
-    p.add_argument("--max-width", type=int, default=None, metavar="N",
-                   help="gliner: report spans wider than N words (gliner's max_width; "
-                        "default 12)")
     p.add_argument("--json", action="store_true",
                    help="print the summary as JSON (with the spans a trainer reads "
                         "differently in 'details')")
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=cmd_export, format_options=add_format_options(p, "write"))
 
     p = sub.add_parser("stats", help="document and span counts")
     p.add_argument("--json", action="store_true")
@@ -83,25 +69,30 @@ def register(sub: Any) -> None:
     sp.set_defaults(func=cmd_schema_show)
 
 
-def _csv_label_cols(values: list[str] | None) -> dict[str, str] | None:
-    if not values:
-        return None
-    out = {}
-    for v in values:
-        col, sep, label = v.partition("=")
-        if not sep or not col or not label:
-            raise AnnotatorError(f"--csv-label-col {v!r}: expected COLUMN=LABEL")
-        out[col] = label
-    return out
+def add_format_options(p: argparse.ArgumentParser, kind: str) -> list[str]:
+    """One flag per registered format option (``FormatSpec.read_options`` for import,
+    ``write_options`` for export; ``--NAME``, ``_`` as ``-``); returns their names."""
+    from annotator.formats import format_options
+
+    names = []
+    for key, (opt, owners) in format_options(kind).items():
+        flag, text = "--" + key.replace("_", "-"), f"{', '.join(owners)}: {opt.help}"
+        if opt.multiple:
+            p.add_argument(flag, dest=key, action="append", default=None, help=text,
+                           metavar="VALUE")
+        elif opt.type is bool:
+            p.add_argument(flag, dest=key, action="store_true", default=False, help=text)
+        else:
+            p.add_argument(flag, dest=key, type=opt.type, default=opt.default,
+                           metavar="N" if opt.type is int else "VALUE", help=text)
+        names.append(key)
+    return names
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from annotator.io import import_job
 
-    options: dict[str, Any] = {}
-    if args.format == "csv":
-        options = {"csv_text_col": args.csv_text_col,
-                   "csv_label_cols": _csv_label_cols(args.csv_label_col)}
+    options = {k: getattr(args, k) for k in args.format_options}
     with open_store(args) as store:
         summary = run_job(import_job(store, fmt=args.format, path=args.path, schema=args.schema,
                                      label_map=args.label_map, add_labels=args.add_labels,
@@ -122,9 +113,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     options = {"status": args.status, "review_status": args.review_status,
                "source": args.source, "split": args.split, "seed": args.seed,
-               "descriptions": args.descriptions,
-               "mentions": "strings" if args.plain_strings else "offsets",
-               "writer_options": {"max_words": args.max_words, "max_width": args.max_width}}
+               **{k: getattr(args, k) for k in args.format_options}}
     if args.dry_run:
         from annotator.gold_preview import preview_job
 

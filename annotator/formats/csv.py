@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from annotator.errors import AnnotatorError
 from annotator.model import Document
 from annotator.text import find_all
 
@@ -29,8 +30,29 @@ DEFAULT_LABEL_COLS = {"minor_col": "MinorChild", "gender_col": "GenderIndication
 FIELD_SIZE_LIMIT = 2**31 - 1
 
 
-def read(path: Path, errors: Errors, *, csv_text_col: str = DEFAULT_TEXT_COL,
-         csv_label_cols: dict[str, str] | None = None, **_: Any) -> Iterator[Parsed]:
+def label_columns(values: Any) -> dict[str, str] | None:
+    """``--csv-label-col`` values (``COL=LABEL`` strings, a list of them or one text of them
+    separated by ';') as ``{column: label}``; None for none."""
+    if not values:
+        return None
+    if isinstance(values, str):
+        values = [v for v in values.split(";")]
+    out = {}
+    for v in (str(x).strip() for x in values):
+        if not v:
+            continue
+        col, sep, label = v.partition("=")
+        if not sep or not col.strip() or not label.strip():
+            raise AnnotatorError(f"--csv-label-col {v!r}: expected COLUMN=LABEL")
+        out[col.strip()] = label.strip()
+    return out or None
+
+
+def read(path: Path, errors: Errors, *, csv_text_col: str | None = None,
+         csv_label_col: Any = None, csv_label_cols: dict[str, str] | None = None,
+         **_: Any) -> Iterator[Parsed]:
+    csv_text_col = csv_text_col or DEFAULT_TEXT_COL
+    csv_label_cols = csv_label_cols or label_columns(csv_label_col)
     if csv.field_size_limit() < FIELD_SIZE_LIMIT:
         csv.field_size_limit(FIELD_SIZE_LIMIT)
     for f in iter_files(path, ".csv"):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.model import Span
+from annotator.options import Option
 
 DEFAULT_GLINER2_MODEL = "doctolib-lab/finemed-entity-extractor-fr"
 
@@ -136,20 +137,6 @@ def looks_like_path(model: str) -> bool:
 
 
 # ---------------------------------------------------------------------------- registry entries
-@dataclass(frozen=True)
-class Option:
-    """A backend option: its keyword, type, default and help (the CLI flag is
-    ``--NAME`` with ``_`` as ``-``; the GUI shows ``title``)."""
-
-    name: str
-    type: type
-    default: Any = None
-    help: str = ""
-    choices: tuple[Any, ...] | None = None
-    title: str = ""
-    multiple: bool = False  # repeatable (the CLI appends; the value is a list)
-
-
 @dataclass(frozen=True)
 class Backend:
     """``build(store, model=..., threshold=..., batch_size=..., window=..., device=...,
