@@ -81,6 +81,32 @@ def option_fields(kind: str) -> list[Field]:
     return out
 
 
+def backend_option_fields() -> list[Field]:
+    """One field per option of the registered pre-labeling backends (the declarations the
+    ``prelabel`` flags come from); an option another backend leaves at its default changes
+    nothing, one that was set is refused by name when the job starts."""
+    from annotator.prelabel.registry import backends, get_backend
+
+    seen: dict[str, tuple[Any, list[str]]] = {}
+    for name in backends():
+        for opt in get_backend(name).options:
+            seen.setdefault(opt.name, (opt, []))[1].append(name)
+    out = []
+    for key, (opt, owners) in seen.items():
+        tip = f"{', '.join(owners)} only: {opt.help}"
+        title = opt.title or key
+        if opt.type is bool and opt.default is None:  # three states: the default, on, off
+            out.append(Field(key, title, "choice", "", ("", "on", "off"), tooltip=tip))
+        elif opt.type is bool:
+            out.append(Field(key, title, "bool", bool(opt.default), tooltip=tip))
+        elif opt.choices:
+            out.append(Field(key, title, "choice", "", ("", *opt.choices), tooltip=tip))
+        else:  # text; empty is left out
+            out.append(Field(key, title, "text", "" if opt.default is None
+                             else str(opt.default), tooltip=tip))
+    return out
+
+
 def _backends() -> tuple[str, ...]:
     """The pre-labeling backends of the registry, plugins' included."""
     from annotator.prelabel.registry import backends
@@ -129,9 +155,7 @@ JOBS: tuple[JobSpec, ...] = (
                       "protocol, the middle 512 tokens only (the document is marked truncated)"),
         Field("device", "Device", "choice", s.device, _devices(s),
               tooltip="auto: the GPU when torch sees one"),
-        Field("option", "Plugin options", "text", "",
-              tooltip="a plugin backend's options: KEY=VALUE; KEY=VALUE (VALUE read as JSON "
-                      "when it parses); not used by the tool's own backends"),
+        *backend_option_fields(),  # the backends' own options (plugins' included)
     ], extra=lambda s: {"batch_size": s.batch_size},
         waiting="loading the model (local cache first, then the hub)"),
     JobSpec("silver", "LLM silver labels", "annotator.llm.silver", "silver_job", lambda s: [

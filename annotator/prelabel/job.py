@@ -60,6 +60,9 @@ def build_prelabeler(store: StorePort, *, model: str | None = None, backend: str
     if unknown:
         raise AnnotatorError(f"backend {backend!r} takes no option "
                              f"{', '.join(repr(u) for u in unknown)}")
+    typed = {o.name: o for o in spec.options}
+    options = {k: typed[k].coerce(v, f"backend {backend!r}") if k in typed else v
+               for k, v in options.items()}
     if not model and spec.uses_model:
         default = store.get_setting("default_model")
         if default and store.get_setting("default_backend", "gliner2") == backend:

@@ -52,7 +52,7 @@ def plugin_backends() -> Iterator[Backend]:
             help=f"plugin: {ep.value} ({_distribution(ep)})",
             options=(Option("option", str, None, "a plugin option KEY=VALUE (repeatable; "
                             "VALUE read as JSON when it parses, else as text)",
-                            title="Options", multiple=True),))
+                            title="Plugin options (KEY=VALUE; ...)", multiple=True),))
 
 
 def _builder(ep: EntryPoint) -> Any:

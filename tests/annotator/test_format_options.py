@@ -77,3 +77,33 @@ def test_gui_fields_come_from_the_same_declarations(qtbot, tmp_path):
                        csv_label_col="minor_col=MinorChild; gender_col=GenderIndication"))
         labels = {s.label for d in store.iter_documents() for s in d.spans}
     assert res.spans > 0 and labels == {"MinorChild", "GenderIndication"}
+
+
+def test_prelabel_dialog_fields_are_the_backends_options(tmp_path):
+    """The Pre-label dialog's backend fields are the registry's options (the same the
+    ``prelabel`` flags come from); their text values are typed, another backend's are
+    refused by name."""
+    from annotator.model import Document, LabelSchema, Span
+    from annotator.prelabel.job import build_prelabeler
+    from annotator.prelabel.registry import backends, get_backend
+    from db import Store
+    from ui import jobs_actions
+    from ui import settings as st
+
+    spec = next(j for j in jobs_actions.JOBS if j.key == "prelabel")
+    fields = {f.name: f for f in spec.fields(st.get_settings())}
+    declared = {o.name for b in backends() for o in get_backend(b).options}
+    assert declared <= set(fields)
+    assert fields["descriptions"].choices == ("", "on", "off")  # default, on, off
+    assert fields["quantize"].choices == ("", "int8", "bf16")
+    with Store(str(tmp_path / "p.sqlite")) as store:
+        store.set_schema(LabelSchema.from_dict({"name": "t", "labels": [{"key": "DISO"}]}))
+        store.import_documents([Document(text="Fièvre et fièvre", name="a", spans=[
+            Span(0, 6, "DISO", source="human", status="accepted")])])
+        pl = build_prelabeler(store, backend="lexicon", case_insensitive="on")
+        assert pl.run_key() == build_prelabeler(store, backend="lexicon",
+                                                case_insensitive=True).run_key()
+        assert pl.run_key() != build_prelabeler(store, backend="lexicon").run_key()
+        with pytest.raises(AnnotatorError, match="backend 'lexicon' takes no option "
+                                                 "'label_map'"):
+            build_prelabeler(store, backend="lexicon", label_map="quaero")
