@@ -60,6 +60,7 @@ class QueriesMixin:
     annotators = _delegate("team_queries", "annotators")
     team_view = _delegate("team_queries", "team_view")
     gold_state = _delegate("team_queries", "gold_state")
+    gold_states = _delegate("team_queries", "gold_states")
     resolve = _delegate("team_queries", "resolve")
     adjudicate_auto_agree = _delegate("team_queries", "adjudicate_auto_agree")
     agreement_by_annotator = _delegate("team_queries", "agreement_by_annotator")

@@ -86,8 +86,14 @@ def work_store(store: Store, who: str) -> Store:
 
 def gold_state(store: Store, doc_id: int) -> dict[tuple[int, int, str], str]:
     """``gold_decisions`` of one document of the shared project, on its own connection."""
+    return gold_states(store, [doc_id])[doc_id]
+
+
+def gold_states(store: Store, doc_ids: Sequence[int]
+                ) -> dict[int, dict[tuple[int, int, str], str]]:
+    """``gold_decisions`` of many documents, a query per 500 of them."""
     with store.engine.connect() as c:
-        return gold_decisions(c, doc_id)
+        return gold_decisions(c, doc_ids)
 
 
 def assignments(store: Store) -> dict[int, dict[str, int]]:
@@ -301,6 +307,15 @@ def take_into_gold(store: Store, doc_id: int, spans: Sequence[Span], *, annotato
     proposal with the same offsets and label is accepted, an absent span is added; a span a
     person rejected in the gold is left alone unless ``override`` (a curator's explicit
     decision). Returns (written, kept)."""
+    return _decide_in_gold(store, doc_id, spans, "accepted", annotator=annotator, conn=conn,
+                           override=override)
+
+
+def _decide_in_gold(store: Store, doc_id: int, spans: Sequence[Span], status: str, *,
+                    annotator: str, conn: Any, override: bool) -> tuple[int, int]:
+    """Give each of ``spans`` ``status`` in the gold of ``doc_id``: an absent span is added
+    with it, a proposal with the same offsets and label gets it; one a person decided the
+    other way changes only with ``override``. Returns (written, kept)."""
     written = kept = 0
     with store.transaction(conn) as c:
         gold = {span_key(r): row_to_span(r) for r in c.execute(
@@ -310,27 +325,32 @@ def take_into_gold(store: Store, doc_id: int, spans: Sequence[Span], *, annotato
             if have is None:
                 store.add_span(doc_id, Span(sp.start, sp.end, sp.label, fragments=sp.fragments,
                                             source=sp.source, source_version=sp.source_version,
-                                            score=sp.score, status="accepted",
+                                            score=sp.score, status=status,
                                             annotator=annotator,
                                             meta={"adjudicated": True}), conn=c)
                 written += 1
-            elif have.status == "proposed":
-                store.update_span(have.id, status="accepted", annotator=annotator, conn=c)
+            elif have.status == status:
+                continue
+            elif have.status == "proposed" or override:
+                store.update_span(have.id, status=status, annotator=annotator, conn=c)
                 written += 1
-            elif have.status == "rejected" and override:
-                store.update_span(have.id, status="accepted", annotator=annotator, conn=c)
-                written += 1
-            elif have.status == "rejected":
+            else:
                 kept += 1
     return written, kept
 
 
-def gold_decisions(c: Any, doc_id: int) -> dict[tuple[int, int, str], str]:
-    """``{(start, end, label): status}`` of the spans people decided in the gold of
-    ``doc_id`` (accepted or rejected; proposals left out)."""
-    return {(r.start, r.end, r.label): r.status for r in c.execute(
-        select(S.c.start, S.c.end, S.c.label, S.c.status)
-        .where(S.c.doc_id == doc_id, S.c.status != "proposed").order_by(S.c.id))}
+def gold_decisions(c: Any, doc_ids: Sequence[int]
+                   ) -> dict[int, dict[tuple[int, int, str], str]]:
+    """``{doc id: {(start, end, label): status}}`` of the spans people decided in the gold
+    of ``doc_ids`` (accepted or rejected; proposals left out)."""
+    ids = sorted(set(doc_ids))
+    out: dict[int, dict[tuple[int, int, str], str]] = {d: {} for d in ids}
+    for i in range(0, len(ids), 500):
+        for r in c.execute(select(S.c.doc_id, S.c.start, S.c.end, S.c.label, S.c.status)
+                           .where(S.c.doc_id.in_(ids[i:i + 500]), S.c.status != "proposed")
+                           .order_by(S.c.id)):
+            out[r.doc_id][(r.start, r.end, r.label)] = r.status
+    return out
 
 
 def resolve(store: Store, doc_id: int, spans: Sequence[Span], decision: str, *,
@@ -339,27 +359,8 @@ def resolve(store: Store, doc_id: int, spans: Sequence[Span], decision: str, *,
     ``accepted`` takes them in (as ``take_into_gold``), ``rejected`` rejects the gold span
     with the same offsets and label, or records the rejection as a rejected span when the
     gold has none (so the disagreement counts as resolved). Returns spans changed."""
-    if decision == "accepted":
-        with store.transaction() as c:
-            return take_into_gold(store, doc_id, spans, annotator=annotator, conn=c,
-                                  override=True)[0]
-    n = 0
-    with store.transaction() as c:
-        gold = {span_key(r): row_to_span(r) for r in c.execute(
-            select(*SPAN_COLUMNS).where(S.c.doc_id == doc_id).order_by(S.c.id))}
-        for sp in spans:
-            have = gold.get(span_key(sp))
-            if have is None:
-                store.add_span(doc_id, Span(sp.start, sp.end, sp.label, fragments=sp.fragments,
-                                            source=sp.source, source_version=sp.source_version,
-                                            score=sp.score, status="rejected",
-                                            annotator=annotator,
-                                            meta={"adjudicated": True}), conn=c)
-                n += 1
-            elif have.status != "rejected":
-                store.update_span(have.id, status="rejected", annotator=annotator, conn=c)
-                n += 1
-    return n
+    return _decide_in_gold(store, doc_id, spans, decision, annotator=annotator, conn=None,
+                           override=True)[0]
 
 
 def adjudicate_auto_agree(store: Store, *, annotator: str = ADJUDICATOR,
@@ -371,6 +372,8 @@ def adjudicate_auto_agree(store: Store, *, annotator: str = ADJUDICATOR,
     v, doc_plans, waiting = plans(store, doc_ids)
     res = AdjudicationResult(documents=len(doc_plans), waiting=waiting)
     with store.transaction() as c:
+        # decisions on the pending keys, read once (taking agreed keys in leaves them alone)
+        decisions = gold_decisions(c, [pl.doc_id for pl in doc_plans])
         for pl in doc_plans:
             agreed = [pl.spans[k][0] for k in pl.agreed]
             w, k = take_into_gold(store, pl.doc_id, agreed, annotator=annotator, conn=c)
@@ -379,7 +382,7 @@ def adjudicate_auto_agree(store: Store, *, annotator: str = ADJUDICATOR,
             res.kept += k
             res.pending += len(pl.pending)
             text = v.texts[pl.doc_id]
-            decided = gold_decisions(c, pl.doc_id)
+            decided = decisions[pl.doc_id]
             open_ = 0
             for key, who in pl.pending.items():
                 gold = decided.get(key)

@@ -60,10 +60,8 @@ def _guess_package(soname: str) -> str:
 
 def xcb_plugin() -> Path | None:
     """PySide6's xcb platform plugin (``libqxcb.so``), or None when absent."""
-    try:
-        import PySide6
-    except ImportError:
-        return None
+    import PySide6  # a dependency; imported here so that the check runs before Qt loads
+
     p = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
     return p if p.exists() else None
 

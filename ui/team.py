@@ -162,6 +162,7 @@ class CurationDialog(QDialog):
         self.docs.blockSignals(True)
         self.docs.clear()
         self.doc_ids = sorted(self.view.assigned)
+        golds = self.shared.gold_states(self.doc_ids)  # one query, not one per document
         open_total = 0
         for d in self.doc_ids:
             who = self.view.assigned[d]
@@ -169,7 +170,7 @@ class CurationDialog(QDialog):
             if waiting:
                 note = f"waiting for {', '.join(waiting)}"
             else:
-                n_open = self._unresolved(d)
+                n_open = self._unresolved(d, golds[d])
                 open_total += n_open
                 note = f"{n_open} to resolve" if n_open else "agreed"
             item = QListWidgetItem(f"{self.view.names[d]}  ({note})")
@@ -188,8 +189,8 @@ class CurationDialog(QDialog):
         who = self.view.assigned[d]
         return adjudication_plan(d, {n: self.view.layers.get(n, {}).get(d, []) for n in who})
 
-    def _unresolved(self, d: int) -> int:
-        gold = self.shared.gold_state(d)
+    def _unresolved(self, d: int, gold: dict | None = None) -> int:
+        gold = self.shared.gold_state(d) if gold is None else gold
         return sum(1 for k in self._plan(d).pending if k not in gold)
 
     def current_doc(self) -> int | None:

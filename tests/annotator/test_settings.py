@@ -8,31 +8,14 @@ import json
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends.fail import Keyring as FailKeyring
+from memory_keyring import MemoryKeyring
 
 from annotator import review
 from annotator import settings as us
 from annotator.settings import Settings, SettingsError, load_settings, save_settings
 
 SECRET = "sk-test-0a1b2c3d4e5f-never-in-a-file"
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1
-
-    def __init__(self):
-        super().__init__()
-        self.data = {}
-
-    def get_password(self, service, username):
-        return self.data.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.data[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.data.pop((service, username), None)
 
 
 @pytest.fixture

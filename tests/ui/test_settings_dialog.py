@@ -8,29 +8,12 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends.fail import Keyring as FailKeyring
+from memory_keyring import MemoryKeyring
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog
 
 SECRET = "sk-test-9f8e7d6c5b4a-never-in-the-db"
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1
-
-    def __init__(self):
-        super().__init__()
-        self.data = {}
-
-    def get_password(self, service, username):
-        return self.data.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.data[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.data.pop((service, username), None)
 
 
 @pytest.fixture
