@@ -15,14 +15,15 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from annotator import publish
 from annotator.errors import AnnotatorError, FormatError
-from annotator.formats import check_options, get_format
+from annotator.formats import check_options, format_names, get_format
 from annotator.formats.base import Errors, Parsed
 from annotator.jobs import Job, Progress
 from annotator.model import REVIEW_STATUSES, STATUSES, LabelSchema, Status
+from annotator.params import Param
 from annotator.ports import StorePort
 from annotator.schemas import load_label_map, load_schema
 
@@ -76,9 +77,30 @@ class ExportSummary:
         return d
 
 
-def import_job(store: StorePort, *, fmt: str, path: str | Path, schema: str | None = None,
-               label_map: str | None = None, add_labels: bool = False,
-               as_proposed: bool = False, **options: Any) -> Job:
+# The parameters a person sets (annotator.params): the `import` / `export` flags and the
+# Import / Export dialogs' fields are made from these (format options: the format registry).
+Format = Annotated[str, Param(help="the tool's own formats, then installed plugins' (entry "
+                                   "point group medannotator.formats)", flag="format",
+                              choices=format_names)]
+
+
+def import_job(store: StorePort, *, fmt: Format,
+               path: Annotated[str, Param(help="file or folder to import", positional=True,
+                                          title="File or folder", widget="open")],
+               schema: Annotated[str | None, Param(
+                   help="label schema set on a project that has none (default: finemed-fr; "
+                        "medmentions-st21pv for pubtator)",
+                   title="Label schema (new project)")] = None,
+               label_map: Annotated[str | None, Param(
+                   help="label map: a shipped name or a JSON file (null drops a label)",
+                   advanced=True)] = None,
+               add_labels: Annotated[bool, Param(
+                   help="extend the project schema with labels it lacks",
+                   title="Add the labels the project lacks", advanced=True)] = False,
+               as_proposed: Annotated[bool, Param(
+                   help="store imported spans as proposed instead of accepted",
+                   title="Import spans as suggestions")] = False,
+               **options: Any) -> Job:
     """Import ``path`` in format ``fmt`` into ``store`` (all or nothing).
 
     ``options`` are format-specific (e.g. ``csv_text_col``, ``csv_label_cols``).
@@ -257,9 +279,26 @@ def _abandon(writers: dict[str, Any], staged: dict[str, Path],
         publish.abandon(path)
 
 
-def export_job(store: StorePort, *, fmt: str, out: str | Path, status: str | None = None,
-               review_status: str | None = None,
-               source: str | None = None, split: str | None = None, seed: int = 42,
+SpanStatuses = Annotated[str | None, Param(
+    help="span statuses (accepted, proposed, rejected, or all), comma-separated; default: "
+         "accepted (jsonl: all)", title="Span statuses")]
+ReviewStatuses = Annotated[str | None, Param(
+    help="document statuses (reviewed, in_progress, todo, skipped, or all), comma-separated; "
+         "default: reviewed (jsonl: all). The default export is the gold: accepted spans of "
+         "reviewed documents", title="Document statuses")]
+Sources = Annotated[str | None, Param(help="span sources, comma-separated")]
+Split = Annotated[str | None, Param(
+    help="e.g. train=0.8,dev=0.1,test=0.1 (ratios sum to 1): writes NAME.<ext> per split "
+         "into the folder --out", title="Split into a folder (e.g. train=0.8,dev=0.1,test=0.1)")]
+SplitSeed = Annotated[int, Param(help="seed of the document split", advanced=True)]
+
+
+def export_job(store: StorePort, *, fmt: Format,
+               out: Annotated[str, Param(
+                   help="output file, or folder (brat, text, --split); required unless "
+                        "--dry-run", title="Write to", widget="save")],
+               status: SpanStatuses = None, review_status: ReviewStatuses = None,
+               source: Sources = None, split: Split = None, seed: SplitSeed = 42,
                descriptions: bool = False, mentions: str = "offsets",
                writer_options: dict[str, Any] | None = None, **format_options: Any) -> Job:
     """Export the project to ``out`` in format ``fmt``; returns an ``ExportSummary``.

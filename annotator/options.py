@@ -26,12 +26,26 @@ class Option:
     def coerce(self, value: Any, owner: str) -> Any:
         """``value`` as this option's type (the GUI gives text); ``owner`` names the entry in
         the error."""
-        if value is None or self.multiple or isinstance(value, self.type):
+        if self.multiple:
             return value
-        if self.type is bool and isinstance(value, str):
-            return value.strip().lower() in ("1", "true", "yes", "on")
+        return coerce_value(value, self.type, f"{owner}: option {self.name}")
+
+
+def coerce_value(value: Any, kind: type, what: str) -> Any:
+    """``value`` (text from the GUI, or already typed) as ``kind``; ``what`` names the option
+    or parameter in the error. None stays None."""
+    if value is None or (isinstance(value, kind)
+                         and not (kind is int and isinstance(value, bool))):
+        return value
+    if kind is bool and isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+    elif kind is not bool:
         try:
-            return self.type(value)
+            return kind(value)
         except (TypeError, ValueError):
-            raise AnnotatorError(f"{owner}: option {self.name} = {value!r}: expected "
-                                 f"{self.type.__name__}") from None
+            pass
+    raise AnnotatorError(f"{what} = {value!r}: expected {kind.__name__}")

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QRegularExpression, Qt
+from PySide6.QtGui import QAction, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,17 +33,23 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from annotator.options import coerce_value
+from annotator.params import job_params
 from ui import settings as st
 
 
 @dataclass
 class Field:
     """One option: ``kind`` is text, open (a file), save (a file), dir, choice, float, int,
-    bool. An empty text/choice value is left out of the job's arguments."""
+    bool. An empty text/choice value is left out of the job's arguments; a text or choice
+    value is read as ``type``. A float/int field that is ``optional`` shows "default" at the
+    bottom of its range, and is then left out. ``advanced`` fields are under "More
+    options", folded."""
 
     name: str
     label: str
@@ -51,17 +57,73 @@ class Field:
     default: Any = ""
     choices: tuple = ()
     tooltip: str = ""
+    type: type = str
+    optional: bool = False
+    bounds: tuple[float, float] | None = None
+    advanced: bool = False
+    required: bool = False  # Start asks for it
 
 
 @dataclass
 class JobSpec:
+    """A job of the Jobs menu. Its fields are the job function's declared parameters
+    (``annotator.params``: the same the command line's flags come from), with the GUI's own
+    defaults (``defaults``: the project's model, say) and narrower ``choices`` where the
+    window knows better; ``omit`` names parameters another part of the dialog sets (the gold
+    dialog's ticks), ``more`` adds the registry's options (a backend's, a format's)."""
+
     key: str
     title: str
     module: str
     function: str
-    fields: Callable[[st.Settings], list[Field]]
+    defaults: Callable[[st.Settings], dict[str, Any]] = field(default=lambda s: {})
+    choices: Callable[[st.Settings], dict[str, tuple]] = field(default=lambda s: {})
+    omit: tuple[str, ...] = ()
+    more: Callable[[], list[Field]] = field(default=lambda: [])
     extra: Callable[[st.Settings], dict[str, Any]] = field(default=lambda s: {})
     waiting: str = "starting"  # what the busy bar says until the first progress
+
+    def fields(self, s: st.Settings) -> list[Field]:
+        return job_fields(load_job_function(self), s, defaults=self.defaults(s),
+                          choices=self.choices(s), omit=self.omit) + self.more()
+
+
+def job_fields(fn: Callable[..., Any], s: st.Settings, *, defaults: dict[str, Any],
+               choices: dict[str, tuple], omit: tuple[str, ...] = ()) -> list[Field]:
+    """One field per declared parameter of job ``fn`` that the GUI offers; its default is
+    ``defaults``' value, else the user's setting the parameter names, else the signature's."""
+    out = []
+    for p in job_params(fn):
+        if not p.param.gui or p.name in omit:
+            continue
+        if p.name in defaults:
+            default = defaults[p.name]
+        elif p.param.setting and getattr(s.user, p.param.setting, None) is not None:
+            default = getattr(s.user, p.param.setting)
+        else:
+            default = p.default
+        common = {"tooltip": p.help, "type": p.type, "advanced": p.param.advanced,
+                  "optional": p.optional, "required": p.required}
+        options = choices.get(p.name) or p.choices()
+        if options:
+            if p.optional and default is None:
+                options = ("", *options)
+            out.append(Field(p.name, p.title, "choice", "" if default is None else default,
+                             tuple(options), **common))
+        elif p.type is bool and default is None:  # three states: the default, on, off
+            out.append(Field(p.name, p.title, "choice", "", ("", "on", "off"), **common))
+        elif p.type is bool:
+            out.append(Field(p.name, p.title, "bool", bool(default), **common))
+        elif p.param.widget:
+            out.append(Field(p.name, p.title, p.param.widget, default or "", **common))
+        elif p.param.bounds or (p.type is int and not p.optional):  # a spin box
+            bounds = p.param.bounds or (min(0, default or 0), 10_000_000)
+            out.append(Field(p.name, p.title, "float" if p.type is float else "int",
+                             default, bounds=bounds, **common))
+        else:  # text; empty is left out (the job's default)
+            out.append(Field(p.name, p.title, "text", "" if default is None else str(default),
+                             **common))
+    return out
 
 
 def option_fields(kind: str) -> list[Field]:
@@ -107,29 +169,9 @@ def backend_option_fields() -> list[Field]:
     return out
 
 
-def _backends() -> tuple[str, ...]:
-    """The pre-labeling backends of the registry, plugins' included."""
-    from annotator.prelabel.registry import backends
-
-    return backends()
-
-
 def _devices(s: st.Settings) -> tuple[str, ...]:
     """The device choices, the one in the settings included."""
     return tuple(dict.fromkeys(("auto", "cpu", "cuda", s.device)))
-
-
-def _trainers() -> tuple[str, ...]:
-    """The trainers of the training registry (``annotator train --backend``)."""
-    from annotator.training import trainers
-
-    return trainers()
-
-
-def _trainer_help() -> str:
-    from annotator.training import get_trainer
-
-    return "\n".join(f"{name}: {get_trainer(name).help}" for name in _trainers())
 
 
 def _formats(writable: bool) -> tuple:
@@ -143,57 +185,28 @@ def _formats(writable: bool) -> tuple:
 
 
 JOBS: tuple[JobSpec, ...] = (
-    JobSpec("prelabel", "Pre-label", "annotator.prelabel.job", "prelabel_job", lambda s: [
-        Field("model", "Model id or path", "dir", s.model,
-              tooltip="not used by the lexicon backend"),
-        Field("backend", "Backend", "choice", s.backend, _backends(),
-              tooltip="lexicon: every occurrence of strings already accepted in the project; "
-                      "the others after it come from installed plugins"),
-        Field("threshold", "Threshold", "float", s.threshold),
-        Field("window", "Window", "choice", "full", ("full", "middle"),
-              tooltip="full: the whole document in overlapping windows; middle: FineMed's "
-                      "protocol, the middle 512 tokens only (the document is marked truncated)"),
-        Field("device", "Device", "choice", s.device, _devices(s),
-              tooltip="auto: the GPU when torch sees one"),
-        *backend_option_fields(),  # the backends' own options (plugins' included)
-    ], extra=lambda s: {"batch_size": s.batch_size},
-        waiting="loading the model (local cache first, then the hub)"),
-    JobSpec("silver", "LLM silver labels", "annotator.llm.silver", "silver_job", lambda s: [
-        Field("base_url", "Endpoint URL", "text", s.llm_base_url),
-        Field("model", "Model name", "text", s.llm_model),
-        Field("passes", "Passes", "choice", "2", ("2", "1")),
-        Field("protocol", "Protocol", "choice", "v1", ("v1", "finemed"),
-              tooltip="finemed: the published FineMed prompts, sampling and 200-word cut"),
-        Field("limit", "At most (documents, 0 = all)", "int", 0),
-    ], extra=lambda s: {"api_key": st.get_api_key(s.api_key_env)},
-        waiting="connecting to the LLM endpoint"),
-    JobSpec("import", "Import", "annotator.io", "import_job", lambda s: [
-        Field("path", "File or folder", "open"),
-        Field("fmt", "Format", "choice", "jsonl", _formats(False)),
-        Field("schema", "Label schema (new project)", "text", "",
-              tooltip="empty: the format's default schema"),
-        Field("as_proposed", "Import spans as suggestions", "bool", False),
-        *option_fields("read"),
-    ]),
-    JobSpec("export", "Export", "annotator.io", "export_job", lambda s: [
-        Field("fmt", "Format", "choice", "jsonl", _formats(True)),
-        Field("out", "Write to", "save"),
-        Field("split", "Split into a folder (e.g. train=0.8,dev=0.1,test=0.1)", "text", "",
-              tooltip="ratios that sum to 1; 'Write to' is then the folder of the split files"),
-        *option_fields("write"),
-    ]),
-    JobSpec("train", "Train", "annotator.training", "train_job", lambda s: [
-        Field("base_model", "Base model", "dir", s.model),
-        Field("out", "Save the model to", "dir"),
-        Field("split", "Split (train, held-out)", "text", "train=0.8,dev=0.1,test=0.1"),
-        Field("backend", "Backend", "choice", "gliner2", _trainers(), tooltip=_trainer_help()),
-        Field("epochs", "Epochs", "int", 3),
-        Field("lora", "LoRA adapters", "bool", False),
-        Field("descriptions", "Label descriptions in training prompts", "bool", False,
-              tooltip="off by default: FineMed trained without them and predicts with them"),
-        Field("device", "Device", "choice", s.device, _devices(s),
-              tooltip="auto: the GPU when torch sees one"),
-    ], waiting="loading the base model"),
+    JobSpec("prelabel", "Pre-label", "annotator.prelabel.job", "prelabel_job",
+            defaults=lambda s: {"model": s.model, "backend": s.backend, "device": s.device},
+            choices=lambda s: {"device": _devices(s)},
+            more=backend_option_fields,  # the backends' own options (plugins' included)
+            waiting="loading the model (local cache first, then the hub)"),
+    JobSpec("silver", "LLM silver labels", "annotator.llm.silver", "silver_job",
+            extra=lambda s: {"api_key": st.get_api_key(s.api_key_env)},
+            waiting="connecting to the LLM endpoint"),
+    JobSpec("import", "Import", "annotator.io", "import_job",
+            defaults=lambda s: {"fmt": "jsonl"},
+            choices=lambda s: {"fmt": _formats(False)},
+            more=lambda: option_fields("read")),
+    JobSpec("export", "Export", "annotator.io", "export_job",
+            defaults=lambda s: {"fmt": "jsonl"},
+            choices=lambda s: {"fmt": _formats(True)},
+            omit=("status", "review_status", "source"),  # the gold dialog's ticks
+            more=lambda: option_fields("write")),
+    JobSpec("train", "Train", "annotator.training", "train_job",
+            defaults=lambda s: {"base_model": s.model, "device": s.device},
+            choices=lambda s: {"device": _devices(s)},
+            omit=("status", "review_status"),  # the gold dialog's ticks
+            waiting="loading the base model"),
 )
 JOB_KEYS = tuple(j.key for j in JOBS)
 
@@ -213,20 +226,21 @@ def accepted_kwargs(fn: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str,
 
 
 class OptionsDialog(QDialog):
-    """A form built from ``Field``s; ``values()`` gives the job's keyword arguments."""
+    """A form built from ``Field``s; ``values()`` gives the job's keyword arguments. The
+    advanced fields are in a "More options" part below, folded until asked for."""
 
     def __init__(self, title: str, fields: list[Field], parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle(title)
         self.fields = fields
         self.editors: dict[str, QWidget] = {}
-        form = QFormLayout()
+        form, more = QFormLayout(), QFormLayout()
         for f in fields:
             editor, row = self._editor(f)
             if f.tooltip:
                 editor.setToolTip(f.tooltip)
             self.editors[f.name] = editor
-            form.addRow(f.label, row)
+            (more if f.advanced else form).addRow(f.label, row)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.button(QDialogButtonBox.Ok).setText("Start")
         buttons.accepted.connect(self.accept)
@@ -234,10 +248,41 @@ class OptionsDialog(QDialog):
         self.buttons = buttons
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        self.more_button = QToolButton(text="More options", checkable=True)
+        self.more_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.more_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.more_box = QWidget()
+        self.more_box.setLayout(more)
+        self.more_box.setVisible(False)
+        self.more_button.toggled.connect(self._fold)
+        if more.rowCount():
+            layout.addWidget(self.more_button)
+            layout.addWidget(self.more_box)
         self.body = QVBoxLayout()  # subclasses add their widgets here, above the buttons
         layout.addLayout(self.body)
         layout.addWidget(buttons)
         self.setMinimumWidth(460)
+
+    def accept(self) -> None:
+        """Start, unless a field the job needs is empty (it is named, and focused)."""
+        given = self.values()
+        missing = [f for f in self.fields if f.required and f.name not in given]
+        if missing:
+            from PySide6.QtWidgets import QMessageBox
+
+            if missing[0].advanced:
+                self.more_button.setChecked(True)
+            self.editors[missing[0].name].setFocus()
+            QMessageBox.warning(self, self.windowTitle(),
+                                "Needed: " + ", ".join(f.label for f in missing))
+            return
+        super().accept()
+
+    def _fold(self, shown: bool) -> None:
+        self.more_box.setVisible(shown)
+        self.more_button.setArrowType(Qt.ArrowType.DownArrow if shown
+                                      else Qt.ArrowType.RightArrow)
+        self.adjustSize()
 
     def _editor(self, f: Field) -> tuple[QWidget, Any]:
         if f.kind == "choice":
@@ -245,22 +290,31 @@ class OptionsDialog(QDialog):
             w.addItems([str(c) for c in f.choices])
             w.setCurrentText(str(f.default))
             return w, w
-        if f.kind == "float":
-            w = QDoubleSpinBox()
-            w.setRange(0.0, 1.0)
-            w.setSingleStep(0.05)
-            w.setValue(float(f.default or 0))
-            return w, w
-        if f.kind == "int":
-            w = QSpinBox()
-            w.setRange(0, 10_000_000)
-            w.setValue(int(f.default or 0))
+        if f.kind in ("float", "int"):
+            lo, hi = f.bounds or ((0.0, 1.0) if f.kind == "float" else (0, 10_000_000))
+            if f.kind == "float":
+                w = QDoubleSpinBox()
+                w.setDecimals(3)
+                step = 0.05 if hi - lo <= 1 else 1.0
+            else:
+                w, step = QSpinBox(), 1
+            w.setSingleStep(step)
+            if f.optional:  # one step below the range reads "default": left out
+                w.setRange(lo - step, hi)
+                w.setSpecialValueText("default")
+            else:
+                w.setRange(lo, hi)
+            w.setValue(w.minimum() if f.default is None else f.default)
             return w, w
         if f.kind == "bool":
             w = QCheckBox()
             w.setChecked(bool(f.default))
             return w, w
         w = QLineEdit(str(f.default or ""))
+        if f.kind == "text" and f.type in (int, float):
+            w.setPlaceholderText("default")
+            w.setValidator(QRegularExpressionValidator(QRegularExpression(
+                r"-?\d+" if f.type is int else r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"), w))
         if f.kind not in ("open", "save", "dir"):
             return w, w
         row = QHBoxLayout()
@@ -284,21 +338,18 @@ class OptionsDialog(QDialog):
         out: dict[str, Any] = {}
         for f in self.fields:
             w = self.editors[f.name]
-            if isinstance(w, QComboBox):
-                v: Any = w.currentText()
-                v = int(v) if v.isdigit() else v
-            elif isinstance(w, QDoubleSpinBox):
-                v = float(w.value())
-            elif isinstance(w, QSpinBox):
-                v = int(w.value())
-                if f.name == "limit" and v == 0:
-                    continue
+            if isinstance(w, (QDoubleSpinBox, QSpinBox)):
+                if w.specialValueText() and w.value() == w.minimum():
+                    continue  # "default"
+                v: Any = float(w.value()) if isinstance(w, QDoubleSpinBox) else int(w.value())
             elif isinstance(w, QCheckBox):
                 v = w.isChecked()
             else:
-                v = w.text().strip()
-            if v == "":
-                continue
+                v = w.currentText() if isinstance(w, QComboBox) else w.text().strip()
+                if v == "":
+                    continue
+                if f.type is not str:
+                    v = coerce_value(v, f.type, f.label)
             out[f.name] = v
         return out
 

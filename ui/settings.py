@@ -55,6 +55,7 @@ class Settings:
     llm_base_url: str = DEFAULT_LLM_URL
     llm_model: str = ""
     api_key_env: str = DEFAULT_ENV
+    user: Any = None  # annotator.settings.Settings: what a job parameter's `setting` reads
 
 
 def _project_default(store: Any) -> tuple[str, str]:
@@ -76,7 +77,8 @@ def get_settings(store: Any = None) -> Settings:
         annotator=u.annotator_name(), model=model, backend=backend,
         threshold=DEFAULT_THRESHOLD if u.prelabel_threshold is None else u.prelabel_threshold,
         batch_size=u.prelabel_batch_size, device=u.device or "auto",
-        llm_base_url=u.llm_base_url, llm_model=u.llm_model, api_key_env=u.llm_api_key_env)
+        llm_base_url=u.llm_base_url, llm_model=u.llm_model, api_key_env=u.llm_api_key_env,
+        user=u)
 
 
 def save_settings(s: Settings, store: Any = None) -> None:

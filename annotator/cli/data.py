@@ -8,52 +8,29 @@ import sys
 from typing import Any
 
 from annotator.cli.common import open_store, print_json, run_job
+from annotator.cli.params import add_job_params, job_kwargs
 from annotator.errors import AnnotatorError
 
 
 def register(sub: Any) -> None:
-    from annotator.formats import format_names
+    from annotator.io import export_job, import_job
 
-    names = format_names()  # the tool's own, then installed plugins' (medannotator.formats)
     p = sub.add_parser("import", help="import annotated or raw documents (all or nothing)")
-    p.add_argument("--format", required=True, choices=names)
-    p.add_argument("path", help="file or folder to import")
-    p.add_argument("--schema", default=None,
-                   help="label schema set on a project that has none (default: finemed-fr; "
-                        "medmentions-st21pv for pubtator)")
-    p.add_argument("--label-map", default=None,
-                   help="label map: a shipped name or a JSON file (null drops a label)")
-    p.add_argument("--add-labels", action="store_true",
-                   help="extend the project schema with labels it lacks")
-    p.add_argument("--as-proposed", action="store_true",
-                   help="store imported spans as proposed instead of accepted")
+    params = add_job_params(p, import_job)  # the job's declared parameters
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=cmd_import, format_options=add_format_options(p, "read"))
+    p.set_defaults(func=cmd_import, job_params=params,
+                   format_options=add_format_options(p, "read"))
 
     p = sub.add_parser("export", help="export documents and spans")
-    p.add_argument("--format", required=True, choices=names)
-    p.add_argument("--out", default=None,
-                   help="output file, or folder (brat, text, --split); required unless "
-                        "--dry-run")
+    params = add_job_params(p, export_job, optional=("out",))  # --dry-run needs no --out
     p.add_argument("--dry-run", action="store_true",
                    help="write nothing: say which documents and spans the export takes, per "
                         "label and source, and what the format cannot carry")
-    p.add_argument("--status", default=None,
-                   help="span statuses (accepted, proposed, rejected, or all), "
-                        "comma-separated; default: accepted (jsonl: all)")
-    p.add_argument("--review-status", default=None,
-                   help="document statuses (reviewed, in_progress, todo, skipped, or all), "
-                        "comma-separated; default: reviewed (jsonl: all). The default export "
-                        "is the gold: accepted spans of reviewed documents")
-    p.add_argument("--source", default=None, help="span sources, comma-separated")
-    p.add_argument("--split", default=None,
-                   help="e.g. train=0.8,dev=0.1,test=0.1 (ratios sum to 1): writes "
-                        "NAME.<ext> per split into the folder --out")
-    p.add_argument("--seed", type=int, default=42)
     p.add_argument("--json", action="store_true",
                    help="print the summary as JSON (with the spans a trainer reads "
                         "differently in 'details')")
-    p.set_defaults(func=cmd_export, format_options=add_format_options(p, "write"))
+    p.set_defaults(func=cmd_export, job_params=params,
+                   format_options=add_format_options(p, "write"))
 
     p = sub.add_parser("stats", help="document and span counts")
     p.add_argument("--json", action="store_true")
@@ -94,9 +71,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     options = {k: getattr(args, k) for k in args.format_options}
     with open_store(args) as store:
-        summary = run_job(import_job(store, fmt=args.format, path=args.path, schema=args.schema,
-                                     label_map=args.label_map, add_labels=args.add_labels,
-                                     as_proposed=args.as_proposed, **options), "import")
+        summary = run_job(import_job(store, **job_kwargs(args, import_job, args.job_params),
+                                     **options), "import")
     if args.json:
         print_json(summary.as_dict())
     else:
@@ -111,23 +87,23 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from annotator.io import export_job
 
-    options = {"status": args.status, "review_status": args.review_status,
-               "source": args.source, "split": args.split, "seed": args.seed,
+    options = {**job_kwargs(args, export_job, args.job_params),
                **{k: getattr(args, k) for k in args.format_options}}
+    out = options.pop("out")
     if args.dry_run:
         from annotator.gold_preview import preview_job
 
         with open_store(args) as store:
-            preview = run_job(preview_job(store, fmt=args.format, **options), "counting")
+            preview = run_job(preview_job(store, **options), "counting")
         if args.json:
             print_json(preview.as_dict())
         else:
             print("\n".join(preview.lines()))
         return 0
-    if not args.out:
+    if not out:
         raise AnnotatorError("export needs --out (or --dry-run to see what it would write)")
     with open_store(args) as store:
-        summary = run_job(export_job(store, fmt=args.format, out=args.out, **options),
+        summary = run_job(export_job(store, out=out, **options),
                           "export")
     if args.json:
         print_json(summary.as_dict())

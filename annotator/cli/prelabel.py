@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 from typing import Any
 
 from annotator.cli.common import open_store, print_json, run_job
+from annotator.cli.params import add_job_params, job_kwargs
 from annotator.errors import AnnotatorError
 
 
@@ -43,50 +43,23 @@ def add_backend_options(p: argparse.ArgumentParser) -> list[str]:
 
 
 def register(sub: Any) -> None:
-    from annotator.prelabel.base import DEFAULT_GLINER2_MODEL
-    from annotator.prelabel.registry import backends
+    from annotator.prelabel.job import prelabel_job
+    from annotator.prelabel.ray_engine import ray_prelabel_job
 
     p = sub.add_parser(
         "prelabel", help="propose spans with a model or the project lexicon",
         description="Propose spans (status 'proposed') on every document not yet done for "
                     "this configuration. Ctrl-C keeps the finished documents; the same "
                     "command continues where it stopped.")
-    p.add_argument("--model", default=None, metavar="ID_OR_PATH",
-                   help=f"hub id or local folder (gliner2 default: {DEFAULT_GLINER2_MODEL}; "
-                        "not used by lexicon)")
-    p.add_argument("--backend", default="gliner2", choices=backends(),
-                   help="the tool's own (gliner2, transformers, lexicon) or an installed "
-                        "plugin's (entry point group medannotator.prelabelers)")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="minimum span score (default: the prelabel_threshold setting, else "
-                        "the threshold `train` recorded with the model, else 0.5)")
-    p.add_argument("--batch-size", type=int, default=None, metavar="N",
-                   help="documents per step and windows per forward pass (default: the "
-                        "prelabel_batch_size setting, 8)")
-    p.add_argument("--window", default="full", choices=("full", "middle"),
-                   help="full: every token, in overlapping 512-token windows; middle: only the "
-                        "middle 512 tokens (FineMed's density protocol)")
-    p.add_argument("--overlap", type=int, default=64, help="tokens shared by adjacent windows")
-    p.add_argument("--device", default=None,
-                   help="cpu, cuda, cuda:N, mps, or auto (cuda when torch sees a GPU); "
-                        "default: the device setting, else cpu")
-    p.add_argument("--limit", type=int, default=None, metavar="N",
-                   help="process at most N documents in this call")
-    p.add_argument("--include-reviewed", action="store_true",
-                   help="also add proposals to reviewed documents (left alone by default); "
-                        "decided spans are never touched either way")
+    params = add_job_params(p, prelabel_job)  # the job's own declared parameters
     p.add_argument("--engine", default="local", choices=("local", "ray"),
                    help="local (default): this process; ray: an actor pool on Ray Data "
                         "(needs the 'scale' extra), same spans and run key")
-    p.add_argument("--ray-address", default=None, metavar="ADDR",
-                   help="ray: the cluster's head, HOST:6379 (or auto: the cluster this "
-                        "machine is a node of; default: RAY_ADDRESS, else a new local Ray)")
-    p.add_argument("--workers", type=int, default=2, metavar="N",
-                   help="ray: actors, each loading the model once (default 2)")
-    p.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
-                   help="ray: GPUs per actor (e.g. 1 with --device cuda; default 0)")
+    ray = p.add_argument_group("ray engine")
+    ray_params = add_job_params(ray, ray_prelabel_job, skip=params)
     p.add_argument("--json", action="store_true", help="print the totals as JSON")
-    p.set_defaults(func=cmd_prelabel, backend_options=add_backend_options(p))
+    p.set_defaults(func=cmd_prelabel, job_params=params, ray_params=ray_params,
+                   backend_options=add_backend_options(p))
 
     p = sub.add_parser(
         "density", help="medical-entity density per document and over the corpus",
@@ -108,32 +81,24 @@ def register(sub: Any) -> None:
 def cmd_prelabel(args: argparse.Namespace) -> int:
     from annotator.prelabel.job import prelabel_job
     from annotator.prelabel.registry import get_backend
-    from annotator.settings import load_settings
 
-    spec = get_backend(args.backend)
-    mine = {o.name for o in spec.options}
+    mine = {o.name for o in get_backend(args.backend).options}
     options = {k: getattr(args, k) for k in args.backend_options if k in mine}
     for k in args.backend_options:  # another backend's option, given: refused by name
         if k not in mine and getattr(args, k) not in (None, False):
             raise AnnotatorError(f"--{k.replace('_', '-')} is not an option of backend "
                                  f"{args.backend!r}")
-    if spec.uses_model:
-        options["overlap"] = args.overlap
-    user = load_settings(prelabel_threshold=args.threshold, prelabel_batch_size=args.batch_size,
-                         device=args.device)  # the options given, else the user's settings
+    # the options given, else the user's settings (threshold, batch size, device)
+    kwargs = job_kwargs(args, prelabel_job, args.job_params)
+    job_fn: Any = prelabel_job
+    if args.engine == "ray":
+        from annotator.prelabel.ray_engine import ray_prelabel_job
+
+        kwargs.update(job_kwargs(args, ray_prelabel_job, args.ray_params))
+        job_fn = ray_prelabel_job
     store = open_store(args)
     try:
-        if args.engine == "ray":
-            from annotator.prelabel.ray_engine import ray_prelabel_job
-
-            prelabel_job = functools.partial(  # noqa: F811
-                ray_prelabel_job, ray_address=args.ray_address, workers=args.workers,
-                gpus_per_worker=args.gpus_per_worker)
-        job = prelabel_job(store, model=args.model, backend=args.backend,
-                           threshold=user.prelabel_threshold,
-                           batch_size=user.prelabel_batch_size, window=args.window,
-                           device=user.device or "cpu", limit=args.limit,
-                           include_reviewed=args.include_reviewed, **options)
+        job = job_fn(store, **kwargs, **options)
         totals = run_job(job, f"prelabel ({args.backend})")
     finally:
         store.close()

@@ -7,10 +7,11 @@ import sys
 from typing import Any
 
 from annotator.cli.common import open_store, print_json, run_job
+from annotator.cli.params import add_job_params, job_kwargs
 
 
 def register(sub: Any) -> None:
-    from annotator.training import DEFAULT_SPLIT, get_trainer, trainers
+    from annotator.training import DEFAULT_SPLIT, train_job
 
     p = sub.add_parser(
         "train", help="retrain the extractor on the project's reviewed data",
@@ -21,49 +22,9 @@ def register(sub: Any) -> None:
                     "held-out split and register the new model. It becomes the project's "
                     "default pre-labelling model unless a label's F1 drops by more than "
                     "--max-regression (override with --force).")
-    p.add_argument("--base-model", required=True, metavar="ID_OR_PATH",
-                   help="GLiNER2 folder or cached hub id, or a bare encoder folder; with "
-                        "--backend transformers: any AutoModelForTokenClassification base "
-                        "(folder or cached hub id, fast tokenizer), e.g. DoctoBERT")
-    p.add_argument("--out", required=True, metavar="DIR", help="where to save the new model")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--max-steps", type=int, default=-1, metavar="N",
-                   help="stop after N optimizer steps (overrides --epochs)")
-    p.add_argument("--lr", type=float, default=5e-5, help="encoder learning rate")
-    p.add_argument("--task-lr", type=float, default=5e-4,
-                   help="learning rate of the GLiNER2 heads (and of LoRA weights), or of the "
-                        "token classifier's head")
-    p.add_argument("--batch-size", type=int, default=8, metavar="N")
-    p.add_argument("--lora", action="store_true", help="train LoRA adapters, save merged")
-    p.add_argument("--status", default="accepted",
-                   help="span statuses that count as gold, comma-separated (default accepted)")
-    p.add_argument("--review-status", default="reviewed",
-                   help="document statuses whose documents are gold, comma-separated, or all "
-                        "(default reviewed)")
-    p.add_argument("--split", default=DEFAULT_SPLIT, help="document split (deterministic)")
-    p.add_argument("--eval-split", default="test", help="split that base and new model are "
-                   "evaluated on (default test)")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--descriptions", action="store_true",
-                   help="put label descriptions in the training prompts (off by default: "
-                        "FineMed trained without and predicts with descriptions)")
-    p.add_argument("--threshold", type=float, default=0.5, help="threshold for evaluation")
-    p.add_argument("--device", default=None,
-                   help="auto (cuda when torch sees a GPU, else cpu), cpu, cuda, cuda:N or "
-                        "mps: where training and the evaluations run (default: the device "
-                        "setting, else auto)")
-    p.add_argument("--backend", default="gliner2", choices=trainers(),
-                   help="the trainer (default gliner2): "
-                        + "; ".join(f"{name}: {get_trainer(name).help}" for name in trainers()))
-    p.add_argument("--max-regression", type=float, default=0.05,
-                   help="largest F1 drop of any label that still lets the new model "
-                        "become the default (absolute, default 0.05)")
-    p.add_argument("--no-default", action="store_true",
-                   help="register the model without making it the default")
-    p.add_argument("--force", action="store_true",
-                   help="make it the default even when labels regress")
+    params = add_job_params(p, train_job)  # the job's declared parameters
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, job_params=params)
 
     p = sub.add_parser(
         "evaluate", help="score one span source against another",
@@ -119,21 +80,12 @@ def register(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from annotator.settings import load_settings
     from annotator.training import train_job
 
-    device = load_settings(device=args.device).device or "auto"
     store = open_store(args)
     try:
-        res = run_job(train_job(
-            store, base_model=args.base_model, out=args.out, epochs=args.epochs,
-            lr=args.lr, task_lr=args.task_lr, batch_size=args.batch_size, lora=args.lora,
-            status=args.status, review_status=args.review_status, split=args.split,
-            seed=args.seed,
-            descriptions=args.descriptions, backend=args.backend,
-            max_regression=args.max_regression, make_default=not args.no_default,
-            force=args.force, eval_split=args.eval_split, max_steps=args.max_steps,
-            threshold=args.threshold, device=device), "train", unit="step")
+        res = run_job(train_job(store, **job_kwargs(args, train_job, args.job_params)),
+                      "train", unit="step")
     finally:
         store.close()
     if args.json:

@@ -32,7 +32,7 @@ import os
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 
@@ -40,13 +40,27 @@ from annotator.errors import AnnotatorError, FormatError
 from annotator.jobs import Job, Progress
 from annotator.lifecycle import reviewable_doc_ids
 from annotator.model import Source, Span, Status
+from annotator.params import Param
 
 from .client import JSON_SCHEMA, CallResult
 from .contract import InvalidOutputError
+from .protocols import DEFAULT_PROTOCOL
 from .request_record import compact_response
 from .silver import (
     KIND,
+    IncludeReviewed,
+    Limit,
+    MaxTokens,
+    MaxWords,
+    Passes,
+    ProtocolName,
     RunSpec,
+    SchemaName,
+    Seed,
+    Temperature,
+    TopK,
+    TopP,
+    WindowTokens,
     _Outcome,
     call_row,
     merge_windows,
@@ -114,13 +128,28 @@ class BatchImport:
 
 
 # ---------------------------------------------------------------------------- export
-def batch_export_job(store, *, pass_no: int, out: str | Path, model: str,
-                     protocol: str = "v1", passes: int = 2, limit: int | None = None,
-                     shard_size: int = DEFAULT_SHARD_SIZE, include_reviewed: bool = False,
-                     **run: Any) -> Job:
+def batch_export_job(store, *, pass_no: Annotated[int, Param(
+                         help="1: extraction; 2: the review of the imported pass-1 answers",
+                         flag="pass", choices=(1, 2))],
+                     out: Annotated[str, Param(
+                         help="FILE.jsonl (FILE-00001.jsonl… when sharded)", metavar="OUT",
+                         widget="save")],
+                     model: Annotated[str, Param(help="model name the engine serves",
+                                                 metavar="MODEL")],
+                     protocol: ProtocolName = DEFAULT_PROTOCOL, passes: Passes = 2,
+                     limit: Limit = None,
+                     shard_size: Annotated[int, Param(
+                         help="at most about N requests per file, cut between documents "
+                              "(default 50,000, the OpenAI Batch API's limit)",
+                         metavar="N")] = DEFAULT_SHARD_SIZE,
+                     include_reviewed: IncludeReviewed = False, schema: SchemaName = None,
+                     temperature: Temperature = None, top_p: TopP = None,
+                     top_k: TopK = None, max_words: MaxWords = None,
+                     max_tokens: MaxTokens = None, seed: Seed = 0,
+                     window_tokens: WindowTokens = None, **run: Any) -> Job:
     """Write the requests of pass ``pass_no`` for the documents still to do; returns a
-    ``BatchExport``. ``run`` takes ``silver.plan_run``'s other parameters (schema,
-    temperature, top_p, top_k, max_words, max_tokens, seed, window_tokens, max_entities).
+    ``BatchExport``. ``run`` takes ``silver.plan_run``'s other parameters (max_entities,
+    prompt_versions).
     Pass 2 is built from the pass-1 answers imported before."""
     if pass_no not in (1, 2):
         raise AnnotatorError("--pass must be 1 or 2")
@@ -128,7 +157,9 @@ def batch_export_job(store, *, pass_no: int, out: str | Path, model: str,
         raise AnnotatorError("a one-pass run has no pass 2 (--passes 1)")
     if shard_size < 1:
         raise AnnotatorError("--shard-size must be at least 1")
-    spec = plan_run(store, model=model, protocol=protocol, passes=passes, **run)
+    spec = plan_run(store, model=model, protocol=protocol, passes=passes, schema=schema,
+                    temperature=temperature, top_p=top_p, top_k=top_k, max_words=max_words,
+                    max_tokens=max_tokens, seed=seed, window_tokens=window_tokens, **run)
     ids = reviewable_doc_ids(store, None, include_reviewed)
     done = store.done_doc_ids(KIND, spec.key)
     pass1 = store.doc_run_marks(PASS1_KIND, spec.key, ids) if passes == 2 else {}

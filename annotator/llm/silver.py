@@ -27,12 +27,13 @@ import logging
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from annotator.errors import AnnotatorError
 from annotator.jobs import Job, Progress
 from annotator.lifecycle import decided_keys, reviewable_doc_ids
 from annotator.model import LabelSchema, Source, Span, Status
+from annotator.params import Param
 from annotator.runs import SILVER
 from annotator.schemas import load_schema
 
@@ -41,7 +42,7 @@ from .finemed import REASONING_KEYS, cut_at_words, parse_finemed
 from .grounding import FoldedText, ground
 from .keys import resolve_api_key
 from .prompts import PromptSet, label_order
-from .protocols import DEFAULT_PROTOCOL, Protocol, get_protocol
+from .protocols import DEFAULT_PROTOCOL, PROTOCOLS, Protocol, get_protocol
 from .request_record import (
     RequestParts,
     compact_response,
@@ -370,16 +371,64 @@ def _resolve_schema(store, schema: str | LabelSchema | None) -> LabelSchema:
     return found
 
 
-def silver_job(store, *, base_url: str, model: str, api_key: str | None = None,
-               passes: int = 2, concurrency: int = 8, schema: str | LabelSchema | None = None,
-               limit: int | None = None, temperature: float | None = None,
-               max_retries: int = 3, timeout: float = 60, seed: int = 0,
-               doc_ids: list[int] | None = None, window_tokens: int | None = None,
-               max_tokens: int | None = None, max_entities: int | None = None,
-               retry_base_delay: float = 1.0, prompt_versions: dict[str, str] | None = None,
-               protocol: str = DEFAULT_PROTOCOL, top_p: float | None = None,
-               top_k: int | None = None, max_words: int | None = None,
-               include_reviewed: bool = False) -> Job:
+# What makes a silver run (annotator.params), shared by `silver` and `silver-batch export`
+# (the same values make the same run key); the flags and the GUI's fields come from these.
+Passes = Annotated[int, Param(help="2 (default): pass 1 extracts, pass 2 reviews; 1: "
+                                   "extraction only", choices=(2, 1))]
+SchemaName = Annotated[str | None, Param(help="label schema (default: the project's)",
+                                         advanced=True)]
+ProtocolName = Annotated[str, Param(
+    help="v1 (default): this tool's prompts; finemed: the published FineMed two-pass "
+         "protocol (its prompts, answer shapes and sampling, input cut to 200 words)",
+    choices=lambda: tuple(PROTOCOLS))]
+Temperature = Annotated[float | None, Param(
+    help="default: the protocol's (v1 0, finemed 0.7)", advanced=True)]
+TopP = Annotated[float | None, Param(help="default: the protocol's (finemed 0.8; v1 not sent)",
+                                     title="Top p", advanced=True)]
+TopK = Annotated[int | None, Param(
+    help="sent through extra_body (vLLM, llama.cpp); default: the protocol's (finemed 20); 0 "
+         "leaves it out, as the OpenAI API needs", title="Top k", advanced=True)]
+MaxWords = Annotated[int | None, Param(
+    help="send each document up to the end of its N-th whitespace-separated word; 0 = the "
+         "whole document (default: finemed 200, v1 0)", metavar="N", advanced=True)]
+Seed = Annotated[int, Param(help="seed of the label-order shuffle", advanced=True)]
+WindowTokens = Annotated[int | None, Param(
+    help="split documents longer than about this many tokens (default 2000)", advanced=True)]
+MaxTokens = Annotated[int | None, Param(
+    help="bound on each answer (default: finemed 4096 pass 1 / 8192 pass 2)",
+    title="Max answer tokens", advanced=True)]
+IncludeReviewed = Annotated[bool, Param(
+    help="also label reviewed documents (left alone by default); decided spans are never "
+         "touched or proposed again either way", title="Also reviewed documents",
+    advanced=True)]
+Limit = Annotated[int | None, Param(help="at most N documents this time",
+                                    title="At most (documents)", metavar="N")]
+
+
+def silver_job(store, *, base_url: Annotated[str, Param(
+                   help="endpoint, e.g. http://127.0.0.1:8080/v1 (default: the llm_base_url "
+                        "setting)", title="Endpoint URL", setting="llm_base_url")],
+               model: Annotated[str, Param(
+                   help="model name the endpoint serves (default: the llm_model setting)",
+                   title="Model name", setting="llm_model", metavar="NAME")],
+               api_key: str | None = None, passes: Passes = 2,
+               concurrency: Annotated[int, Param(
+                   help="requests in flight (default 8)", bounds=(1, 4096),
+                   advanced=True)] = 8,
+               schema: SchemaName = None, limit: Limit = None,
+               temperature: Temperature = None,
+               max_retries: Annotated[int, Param(
+                   help="attempts after the first for a failed request (default 3)",
+                   bounds=(0, 100), advanced=True)] = 3,
+               timeout: Annotated[float, Param(
+                   help="per request, seconds (default 60)", advanced=True)] = 60,
+               seed: Seed = 0, doc_ids: list[int] | None = None,
+               window_tokens: WindowTokens = None, max_tokens: MaxTokens = None,
+               max_entities: int | None = None, retry_base_delay: float = 1.0,
+               prompt_versions: dict[str, str] | None = None,
+               protocol: ProtocolName = DEFAULT_PROTOCOL, top_p: TopP = None,
+               top_k: TopK = None, max_words: MaxWords = None,
+               include_reviewed: IncludeReviewed = False) -> Job:
     """Silver-label documents with two LLM passes; yields ``Progress``, returns
     ``SilverResult``.
 

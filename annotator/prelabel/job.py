@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from annotator.errors import AnnotatorError
 from annotator.jobs import Job, Progress
 from annotator.lifecycle import decided_keys, reviewable_doc_ids
+from annotator.params import Param
 from annotator.ports import StorePort
 from annotator.runs import PRELABEL
 
-from .base import DocPrediction, Prelabeler
+from .base import DEFAULT_GLINER2_MODEL, DocPrediction, Prelabeler
 from .density import METHODS, density, finemed_density, summarize
-from .registry import get_backend
+from .registry import backends, get_backend
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ _MODEL_ERRORS = (RuntimeError, ValueError, IndexError, KeyError)
 
 def build_prelabeler(store: StorePort, *, model: str | None = None, backend: str = "gliner2",
                      threshold: float | None = None, batch_size: int = 8, window: str = "full",
-                     device: str = "cpu", **options: Any) -> Prelabeler:
+                     device: str = "cpu", overlap: int | None = None,
+                     **options: Any) -> Prelabeler:
     """The pre-labeler a job runs: the registered ``backend``'s (``annotator.prelabel.
     registry``, plugins included), configured from the project (schema, accepted spans).
 
@@ -48,6 +50,8 @@ def build_prelabeler(store: StorePort, *, model: str | None = None, backend: str
     what training recorded next to the model (``annotator.calibrate.PRELABEL_SETTINGS``),
     else 0.5 and labels with their descriptions."""
     spec = get_backend(backend)
+    if overlap is not None and spec.uses_model:  # windowing: the model backends' only
+        options["overlap"] = overlap
     if window not in ("full", "middle"):
         raise AnnotatorError(f"unknown window mode {window!r}; expected full or middle")
     allowed = {o.name for o in spec.options}
@@ -75,10 +79,44 @@ def build_prelabeler(store: StorePort, *, model: str | None = None, backend: str
 _ENGINE_OPTIONS = frozenset({"max_tokens", "overlap", "middle_tokens", "aggregation"})
 
 
-def prelabel_job(store: StorePort, *, model: str | None = None, backend: str = "gliner2",
-                 threshold: float | None = None, batch_size: int = 8, window: str = "full",
-                 device: str = "cpu", limit: int | None = None,
-                 doc_ids: Sequence[int] | None = None, include_reviewed: bool = False,
+# The parameters a person sets (annotator.params): the `prelabel` flags and the Pre-label
+# dialog's fields are made from these; the Ray engine shares Limit and IncludeReviewed.
+Model = Annotated[str | None, Param(
+    help=f"hub id or local folder (gliner2 default: {DEFAULT_GLINER2_MODEL}; not used by "
+         "lexicon; default: the project's default model when it is of this backend)",
+    title="Model id or path", metavar="ID_OR_PATH", widget="dir")]
+BackendName = Annotated[str, Param(
+    help="the tool's own (gliner2, transformers, lexicon) or an installed plugin's (entry "
+         "point group medannotator.prelabelers)", choices=backends)]
+Threshold = Annotated[float | None, Param(
+    help="minimum span score (default: the prelabel_threshold setting, else the threshold "
+         "`train` recorded with the model, else 0.5)", setting="prelabel_threshold",
+    bounds=(0.0, 1.0))]
+BatchSize = Annotated[int, Param(
+    help="documents per step and windows per forward pass (default: the prelabel_batch_size "
+         "setting, 8)", metavar="N", setting="prelabel_batch_size", bounds=(1, 4096),
+    advanced=True)]
+Window = Annotated[str, Param(
+    help="full: every token, in overlapping 512-token windows; middle: only the middle 512 "
+         "tokens (FineMed's density protocol; the document is marked truncated)",
+    choices=("full", "middle"))]
+Overlap = Annotated[int, Param(help="tokens shared by adjacent windows (model backends)",
+                               bounds=(0, 4096), advanced=True)]
+Device = Annotated[str, Param(
+    help="cpu, cuda, cuda:N, mps, or auto (cuda when torch sees a GPU); default: the device "
+         "setting, else cpu", setting="device")]
+Limit = Annotated[int | None, Param(help="process at most N documents in this call",
+                                    title="At most (documents)", metavar="N", advanced=True)]
+IncludeReviewed = Annotated[bool, Param(
+    help="also add proposals to reviewed documents (left alone by default); decided spans "
+         "are never touched either way", title="Also reviewed documents", advanced=True)]
+
+
+def prelabel_job(store: StorePort, *, model: Model = None, backend: BackendName = "gliner2",
+                 threshold: Threshold = None, batch_size: BatchSize = 8,
+                 window: Window = "full", overlap: Overlap = 64, device: Device = "cpu",
+                 limit: Limit = None, doc_ids: Sequence[int] | None = None,
+                 include_reviewed: IncludeReviewed = False,
                  prelabeler: Prelabeler | None = None, **backend_options: Any) -> Job:
     """Pre-label the project's documents not yet done for this configuration.
 
@@ -92,7 +130,7 @@ def prelabel_job(store: StorePort, *, model: str | None = None, backend: str = "
     """
     pl = prelabeler or build_prelabeler(
         store, model=model, backend=backend, threshold=threshold, batch_size=batch_size,
-        window=window, device=device, **backend_options)
+        window=window, device=device, overlap=overlap, **backend_options)
     run_key = pl.run_key()
     ids = reviewable_doc_ids(store, doc_ids, include_reviewed)
     done = store.done_doc_ids(KIND, run_key)

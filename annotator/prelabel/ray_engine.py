@@ -41,15 +41,18 @@ import pickle
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from annotator.errors import AnnotatorError
 from annotator.jobs import Job, Progress
+from annotator.params import Param
 
 from .base import Prelabeler
 from .job import (
     _MODEL_ERRORS,
     KIND,
+    IncludeReviewed,
+    Limit,
     _predict_one,
     _store_prediction,
     build_prelabeler,
@@ -357,11 +360,22 @@ def _user_error(exc: BaseException) -> AnnotatorError | None:
     return None
 
 
-def ray_prelabel_job(store: Any, *, ray_address: str | None = None, workers: int = 2,
-                     gpus_per_worker: float = 0.0, cpus_per_worker: float = 1.0,
-                     limit: int | None = None, doc_ids: Sequence[int] | None = None,
-                     include_reviewed: bool = False, prelabeler: Prelabeler | None = None,
-                     max_restarts: int = MAX_RESTARTS,
+RayAddress = Annotated[str | None, Param(
+    help="the cluster's head, HOST:6379 (or auto: the cluster this machine is a node of; "
+         "default: RAY_ADDRESS, else a new local Ray)", metavar="ADDR")]
+Workers = Annotated[int, Param(help="actors, each loading the model once (default 2)",
+                               metavar="N")]
+GpusPerWorker = Annotated[float, Param(
+    help="GPUs per actor (e.g. 1 with --device cuda; default 0)", metavar="G")]
+CpusPerWorker = Annotated[float, Param(help="CPUs per actor (default 1)", metavar="C")]
+
+
+def ray_prelabel_job(store: Any, *, ray_address: RayAddress = None, workers: Workers = 2,
+                     gpus_per_worker: GpusPerWorker = 0.0,
+                     cpus_per_worker: CpusPerWorker = 1.0, limit: Limit = None,
+                     doc_ids: Sequence[int] | None = None,
+                     include_reviewed: IncludeReviewed = False,
+                     prelabeler: Prelabeler | None = None, max_restarts: int = MAX_RESTARTS,
                      max_task_retries: int = MAX_TASK_RETRIES,
                      **build_kwargs: Any) -> Job:
     """:func:`annotator.prelabel.job.prelabel_job` on Ray Data: the same documents, spans,

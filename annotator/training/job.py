@@ -14,14 +14,15 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from annotator.evaluate import Report, regressions
 from annotator.jobs import Job, Progress
+from annotator.params import Param
 
 from .base import TrainOptions
 from .data import DEFAULT_SPLIT, data_hash, prepare_data
-from .registry import get_trainer
+from .registry import get_trainer, trainers
 
 TRAINING_INFO = "annotator_training.json"
 
@@ -74,15 +75,69 @@ def decide_default(base: Report | None, new: Report | None, *, max_regression: f
                         "the default (use --force, or `annotator models set-default ID`)")
 
 
+def _trainer_help() -> str:
+    return "the trainer (default gliner2): " + "; ".join(
+        f"{name}: {get_trainer(name).help}" for name in trainers())
+
+
+# The parameters a person sets (annotator.params): the `train` flags and the Train dialog's
+# fields are made from these.
 def train_job(
-    store: Any, *, base_model: str, out: str, epochs: int = 3, lr: float = 5e-5,
-    task_lr: float = 5e-4, batch_size: int = 8, lora: bool = False, status: str = "accepted",
-    review_status: str = "reviewed",
-    split: str = DEFAULT_SPLIT, seed: int = 42, descriptions: bool = False,
-    backend: str = "gliner2", max_regression: float = 0.05, make_default: bool = True,
-    force: bool = False, eval_split: str = "test", max_steps: int = -1,
-    max_len: int | None = None, threshold: float = 0.5, chunk_words: int = 128,
-    device: str = "auto",
+    store: Any, *,
+    base_model: Annotated[str, Param(
+        help="GLiNER2 folder or cached hub id, or a bare encoder folder; with --backend "
+             "transformers: any AutoModelForTokenClassification base (folder or cached hub "
+             "id, fast tokenizer), e.g. DoctoBERT", metavar="ID_OR_PATH", widget="dir")],
+    out: Annotated[str, Param(help="where to save the new model", metavar="DIR",
+                              title="Save the model to", widget="dir")],
+    epochs: Annotated[int, Param(bounds=(1, 10_000))] = 3,
+    lr: Annotated[float, Param(help="encoder learning rate", title="Encoder learning rate",
+                               advanced=True)] = 5e-5,
+    task_lr: Annotated[float, Param(
+        help="learning rate of the GLiNER2 heads (and of LoRA weights), or of the token "
+             "classifier's head", title="Head learning rate", advanced=True)] = 5e-4,
+    batch_size: Annotated[int, Param(metavar="N", bounds=(1, 4096), advanced=True)] = 8,
+    lora: Annotated[bool, Param(help="train LoRA adapters, save merged",
+                                title="LoRA adapters")] = False,
+    status: Annotated[str, Param(
+        help="span statuses that count as gold, comma-separated (default accepted)")
+    ] = "accepted",
+    review_status: Annotated[str, Param(
+        help="document statuses whose documents are gold, comma-separated, or all (default "
+             "reviewed)")] = "reviewed",
+    split: Annotated[str, Param(help="document split (deterministic)",
+                                title="Split (train, held-out)")] = DEFAULT_SPLIT,
+    seed: Annotated[int, Param(advanced=True)] = 42,
+    descriptions: Annotated[bool, Param(
+        help="put label descriptions in the training prompts (off by default: FineMed "
+             "trained without and predicts with descriptions)",
+        title="Label descriptions in training prompts")] = False,
+    backend: Annotated[str, Param(help=_trainer_help, choices=trainers)] = "gliner2",
+    max_regression: Annotated[float, Param(
+        help="largest F1 drop of any label that still lets the new model become the default "
+             "(absolute, default 0.05)", title="Largest F1 drop allowed", bounds=(0.0, 1.0),
+        advanced=True)] = 0.05,
+    make_default: Annotated[bool, Param(
+        help="register the model without making it the default", flag="no-default",
+        title="Make it the project's default model", advanced=True)] = True,
+    force: Annotated[bool, Param(help="make it the default even when labels regress",
+                                 title="Default even when labels regress",
+                                 advanced=True)] = False,
+    eval_split: Annotated[str, Param(
+        help="split that base and new model are evaluated on (default test)",
+        title="Evaluated on split", advanced=True)] = "test",
+    max_steps: Annotated[int, Param(
+        help="stop after N optimizer steps (overrides --epochs; -1: no limit)", metavar="N",
+        bounds=(-1, 10_000_000), advanced=True)] = -1,
+    max_len: int | None = None,
+    threshold: Annotated[float, Param(help="threshold for evaluation",
+                                      title="Evaluation threshold", bounds=(0.0, 1.0),
+                                      advanced=True)] = 0.5,
+    chunk_words: int = 128,
+    device: Annotated[str, Param(
+        help="auto (cuda when torch sees a GPU, else cpu), cpu, cuda, cuda:N or mps: where "
+             "training and the evaluations run (default: the device setting, else auto)",
+        setting="device")] = "auto",
 ) -> Job:
     """Train, evaluate, save and register a model (see module doc). Returns ``TrainResult``.
 
