@@ -6,14 +6,15 @@ they cannot retry an answer that arrives (HTTP 200) but fails validation, under 
 budget as the HTTP errors, and they do not tell which errors they retried, which the audit
 records (``CallResult.errors``, ``attempts``).
 
-- ``response_format`` is a JSON schema by default. The structured-output mode an endpoint
-  accepts is learnt by each client (one per run) and kept on it (``ChatClient.mode``): the
-  first answer (HTTP 200) settles it. While it is unknown, calls go out in json_schema mode; a
-  call whose first try is refused (a 4xx or 5xx other than 401/403/429; llama-cpp-python
-  answers 500) probes JSON mode (``{"type": "json_object"}``, schema written into the prompt)
-  in the same try. One probe at a time: calls refused meanwhile wait for its verdict, then use
-  it (calls already sent before the verdict are each refused once). Once json_schema has been
-  answered, no call falls back.
+- ``response_format`` is a JSON schema by default. Which structured-output mode the endpoint
+  accepts is asked once per client (one per run) before the run's calls, by a small probe
+  (:meth:`ChatClient.probe_mode`: a one-line prompt, a one-key schema, 16 tokens): answered in
+  json_schema mode, the run uses it; refused (a 4xx or 5xx other than 401/403/429;
+  llama-cpp-python answers 500) while ``{"type": "json_object"}`` is answered, and refused
+  again on a second json_schema try (a transient 500 is not a verdict), the run uses JSON
+  mode, with the schema written into the prompt. The verdict is kept on the client
+  (``ChatClient.mode``) and the probe's steps in ``ChatClient.probe_log``; calls never switch
+  mode.
 - 429 waits for ``Retry-After`` (seconds, HTTP date, or ``retry-after-ms``) when given, else
   backs off exponentially; 5xx, timeouts, connection errors and invalid answers back off
   exponentially (``retry_base_delay * 2**n``, capped, plus jitter); 401/403 raise
@@ -32,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -54,6 +55,10 @@ from .keys import NO_KEY, redact
 JSON_SCHEMA, JSON_OBJECT = "json_schema", "json_object"
 EXTRA_BODY_KEYS = ("top_k",)  # not in the OpenAI API: sent through ``extra_body``
 MAX_BACKOFF_S = 30.0
+# the JSON-mode probe: a request no real call looks like (the fake server knows it by this)
+PROBE_PROMPT = 'Answer with the JSON object {"ok": true} and nothing else.'
+PROBE_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}},
+                "required": ["ok"], "additionalProperties": False}
 
 
 class LLMError(AnnotatorError):
@@ -99,6 +104,8 @@ class RequestRejectedError(LLMError):
 # what a retry can help with; the rest fails the call at once
 RETRIED = (RateLimitError, ServerError, LLMTimeoutError, ConnectionFailedError,
            InvalidAnswerError)
+# what the probe retries: a server or request error is its answer, not a fault
+PROBE_RETRIED = (RateLimitError, LLMTimeoutError, ConnectionFailedError)
 
 
 def public_endpoint(base_url: str) -> str:
@@ -165,14 +172,11 @@ class CallResult:
     errors: list[str] = field(default_factory=list)
 
 
-Send = Callable[[str], Awaitable[CallResult]]
-
-
 class ChatClient:
     """One endpoint + model. Create and use it inside one event loop.
 
     ``mode`` is the structured-output mode the endpoint accepts (``JSON_SCHEMA`` or
-    ``JSON_OBJECT``), ``None`` until an answer told it."""
+    ``JSON_OBJECT``), ``None`` until :meth:`probe_mode` asked (calls use json_schema then)."""
 
     def __init__(self, *, base_url: str, model: str, api_key: str | None = None,
                  timeout: float = 60.0, max_retries: int = 3, temperature: float = 0.0,
@@ -188,7 +192,7 @@ class ChatClient:
         self._backoff = (wait_exponential(multiplier=retry_base_delay, max=MAX_BACKOFF_S)
                          + wait_random(0, retry_base_delay / 10))
         self.mode: str | None = None
-        self._probe = asyncio.Lock()
+        self.probe_log: list[str] = []  # what the probe was answered, one line per request
         self._key = api_key
         self._sem = semaphore or asyncio.Semaphore(1_000_000)
         self._client = AsyncOpenAI(base_url=base_url, api_key=api_key or NO_KEY,
@@ -209,6 +213,51 @@ class ChatClient:
         wait = state.outcome.exception().retry_after
         return self._backoff(state) if wait is None else min(wait, self.max_retry_wait)
 
+    def _retrying(self, retried: tuple[type[LLMError], ...], errors: list[str]) -> AsyncRetrying:
+        """tenacity's loop: ``max_retries`` more tries on ``retried`` errors, each error of a
+        try that is retried appended to ``errors``."""
+        return AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1),
+                             retry=retry_if_exception_type(retried), wait=self._wait,
+                             before_sleep=lambda s: errors.append(
+                                 s.outcome.exception().reason),
+                             reraise=True)
+
+    async def probe_mode(self) -> str | None:
+        """Ask the endpoint which structured-output mode it accepts (see the module doc),
+        once: the verdict is kept in ``mode``. A probe that cannot get an answer at all (the
+        endpoint down, timing out) leaves ``mode`` unknown and the calls say what is wrong;
+        refused credentials raise ``AuthError`` at once."""
+        if self.mode is not None or self.probe_log:
+            return self.mode
+
+        async def answered(mode: str) -> bool | None:
+            body = chat_body(self.model, [{"role": "user", "content": PROBE_PROMPT}], mode,
+                             PROBE_SCHEMA, temperature=0.0, max_tokens=16, schema_name="probe")
+            errors: list[str] = []
+            try:
+                async for attempt in self._retrying(PROBE_RETRIED, errors):
+                    with attempt:
+                        await self._post(body)
+            except (ServerError, RequestRejectedError) as exc:
+                self.probe_log.append(f"{mode}: refused ({exc.reason})")
+                return False
+            except AuthError:
+                raise
+            except LLMError as exc:
+                self.probe_log.append(f"{mode}: no answer ({exc.reason})")
+                return None
+            self.probe_log.append(f"{mode}: answered")
+            return True
+
+        first = await answered(JSON_SCHEMA)
+        if first is None:
+            return None
+        if first is False and await answered(JSON_OBJECT) and not await answered(JSON_SCHEMA):
+            self.mode = JSON_OBJECT
+        else:  # answered; or refused in both modes: the calls will say why
+            self.mode = JSON_SCHEMA
+        return self.mode
+
     async def complete(self, build_messages: Callable[[str], list[dict]], schema: dict,
                        labels: Sequence[str], *, parse: Callable[..., Answer] = parse_answer,
                        max_tokens: int | None = None,
@@ -217,24 +266,17 @@ class ChatClient:
 
         ``parse(content, labels, truncated=)`` validates the answer; ``max_tokens`` overrides
         the client's bound for this call. ``CallResult.errors`` lists what went wrong on the
-        tries before the answer (a JSON-mode probe is part of its try)."""
-
-        async def send(mode: str) -> CallResult:
-            body = self._body(build_messages(mode), mode, schema, max_tokens=max_tokens,
-                              schema_name=schema_name)
-            return await self._send(body, mode, labels, parse)
-
+        tries before the answer."""
+        mode = self.mode or JSON_SCHEMA
+        body = self._body(build_messages(mode), mode, schema, max_tokens=max_tokens,
+                          schema_name=schema_name)
         errors: list[str] = []
-        tries = AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1),
-                              retry=retry_if_exception_type(RETRIED), wait=self._wait,
-                              before_sleep=lambda s: errors.append(s.outcome.exception().reason),
-                              reraise=True)
         n = 0
         try:
-            async for attempt in tries:
+            async for attempt in self._retrying(RETRIED, errors):
                 n = attempt.retry_state.attempt_number
                 with attempt:
-                    res = await self._try(send, errors, first=n == 1)
+                    res = await self._send(body, mode, labels, parse)
         except LLMError as err:
             err.attempts = n
             if isinstance(err, RETRIED):  # the retries are spent
@@ -244,35 +286,16 @@ class ChatClient:
         res.attempts, res.errors = n, errors
         return res
 
-    async def _try(self, send: Send, errors: list[str], *, first: bool) -> CallResult:
-        """One try, in the endpoint's mode once known, else json_schema; the first try of a
-        call refused in json_schema mode while the mode is unknown probes JSON mode."""
-        unknown = self.mode is None
-        try:
-            return await send(self.mode or JSON_SCHEMA)
-        except (ServerError, RequestRejectedError) as exc:
-            if not (first and unknown):
-                raise
-            refused = exc
-        async with self._probe:  # one probe at a time: the others wait for its verdict
-            if self.mode == JSON_SCHEMA:
-                raise refused  # json_schema is answered here: the refusal was of something else
-            errors.append(f"{refused.reason} (json_schema rejected? trying JSON mode)")
-            if self.mode is None:
-                return await send(JSON_OBJECT)  # the probe: an answer settles the mode
-        return await send(JSON_OBJECT)
-
-    async def _send(self, body: dict[str, Any], mode: str, labels: Sequence[str],
-                    parse: Callable[..., Answer]) -> CallResult:
-        """One request and the validation of its answer. A typed ``LLMError`` carries the body
-        sent and what the server answered; an answer (HTTP 200) settles ``mode`` if unknown."""
+    async def _post(self, body: dict[str, Any]) -> Any:
+        """One request; a typed ``LLMError`` carries the body sent and what the server
+        answered."""
         import openai
 
         std = {k: v for k, v in body.items() if k not in EXTRA_BODY_KEYS}
         extra = {k: body[k] for k in EXTRA_BODY_KEYS if k in body}
         try:
             async with self._sem:
-                resp = await self._client.chat.completions.create(
+                return await self._client.chat.completions.create(
                     **std, **({"extra_body": extra} if extra else {}))
         except openai.APIStatusError as exc:
             raise self._status_error(exc, body) from None
@@ -282,8 +305,11 @@ class ChatClient:
             raise ConnectionFailedError(redact(f"cannot reach {self.endpoint}: "
                                                f"{exc.__cause__ or exc}", self._key),
                                         request=body) from None
-        if self.mode is None:
-            self.mode = mode
+
+    async def _send(self, body: dict[str, Any], mode: str, labels: Sequence[str],
+                    parse: Callable[..., Answer]) -> CallResult:
+        """One request and the validation of its answer."""
+        resp = await self._post(body)
         raw = resp.model_dump(mode="json")
         choice = resp.choices[0] if resp.choices else None
         content = choice.message.content if choice and choice.message else None

@@ -19,7 +19,9 @@ Control endpoints (tests and the benchmark use them; never in production):
   the settings and clears the log. Each script step applies to one chat request, in order:
   ``{"status": 500}``, ``{"status": 429, "retry_after": 1}``, ``{"broken": true}`` (HTTP 200 with
   invalid JSON content), ``{"sleep": s}`` (answers normally after ``s`` seconds),
-  ``{"answer": obj}`` (HTTP 200 whose content is ``obj`` as JSON).
+  ``{"answer": obj}`` (HTTP 200 whose content is ``obj`` as JSON). The client's JSON-mode
+  probe (``client.PROBE_PROMPT``) takes its steps from ``"probe_script"`` instead, and is
+  answered ``{"ok": true}``; it is logged with ``"probe": true``.
 - ``GET /_log``: ``{"count": n, "requests": [{"body", "auth", "at"}]}``.
 
 ``ThreadingHTTPServer``: one thread per connection, so capacity grows with concurrency.
@@ -51,7 +53,15 @@ class State:
         self.lock = threading.Lock()
         self.latency, self.reject_json_schema = latency, reject_json_schema
         self.script: list[dict[str, Any]] = []
+        self.probe_script: list[dict[str, Any]] = []
         self.log: list[dict[str, Any]] = []
+
+
+def _is_probe(body: dict) -> bool:
+    from annotator.llm.client import PROBE_PROMPT
+
+    msgs = body.get("messages") or []
+    return bool(msgs) and msgs[-1].get("content") == PROBE_PROMPT
 
 
 def _labels(body: dict, prompt: str) -> list[str]:
@@ -159,6 +169,7 @@ def make_handler(state: State):
             if self.path == "/_control":
                 with state.lock:
                     state.script = list(body.get("script", []))
+                    state.probe_script = list(body.get("probe_script", []))
                     state.latency = float(body.get("latency", state.latency))
                     state.reject_json_schema = bool(body.get("reject_json_schema", False))
                     state.log.clear()
@@ -167,10 +178,12 @@ def make_handler(state: State):
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send(404, {"error": {"message": "not found"}})
                 return
+            probe = _is_probe(body)
             with state.lock:
                 state.log.append({"body": body, "auth": self.headers.get("Authorization"),
-                                  "at": time.time()})
-                step = state.script.pop(0) if state.script else {}
+                                  "at": time.time(), "probe": probe})
+                steps = state.probe_script if probe else state.script
+                step = steps.pop(0) if steps else {}
                 latency, reject = state.latency, state.reject_json_schema
             time.sleep(latency + float(step.get("sleep", 0)))
             rf = (body.get("response_format") or {}).get("type")
@@ -190,6 +203,8 @@ def make_handler(state: State):
                                                              ensure_ascii=False)))
             elif step.get("broken"):
                 self._send(200, _completion(body, '{"entities": [{"text": "pneu'))
+            elif probe:
+                self._send(200, _completion(body, '{"ok": true}'))
             else:
                 self._send(200, _completion(body, json.dumps(answer(body), ensure_ascii=False)))
 

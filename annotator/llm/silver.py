@@ -89,6 +89,8 @@ class SilverResult:
     truncated: int = 0  # documents cut at max_words
     protocol: str = DEFAULT_PROTOCOL
     failures: dict[int, str] = field(default_factory=dict)
+    json_mode: str | None = None  # the structured-output mode the probe settled on
+    json_mode_probe: list[str] = field(default_factory=list)  # what the probe was answered
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -508,6 +510,8 @@ def silver_job(store, *, base_url: Annotated[str, Param(
     docs = store.iter_documents(ids=todo, with_spans=False, batch_size=200)
     status = "failed"
     try:
+        lt.call(ctx.client.probe_mode())  # one small request: json_schema or JSON mode
+        result.json_mode, result.json_mode_probe = ctx.client.mode, ctx.client.probe_log
         while True:
             while len(pending) < 2 * concurrency:
                 doc = next(docs, None)

@@ -62,12 +62,16 @@ class FakeServer:
         self.root = f"http://127.0.0.1:{port}"
         self.url = self.root + "/v1"
 
-    def control(self, script=(), latency: float = 0.0, reject_json_schema: bool = False):
+    def control(self, script=(), latency: float = 0.0, reject_json_schema: bool = False,
+                probe_script=()):
         _post(self.root + "/_control", {"script": list(script), "latency": latency,
-                                        "reject_json_schema": reject_json_schema})
+                                        "reject_json_schema": reject_json_schema,
+                                        "probe_script": list(probe_script)})
 
-    def log(self) -> list[dict]:
-        return _get(self.root + "/_log")["requests"]
+    def log(self, *, probes: bool = False) -> list[dict]:
+        """The chat requests received, without the client's JSON-mode probes unless
+        ``probes``."""
+        return [r for r in _get(self.root + "/_log")["requests"] if probes or not r["probe"]]
 
 
 @pytest.fixture(scope="session")

@@ -66,13 +66,12 @@ def test_500_then_success_and_429_retry_after_honoured(store, fake_server):
     log = fake_server.log()
     assert len(log) == 3
     assert log[2]["at"] - log[1]["at"] >= 0.95  # waited Retry-After (backoff base is 0.01 s)
-    # the first 500 on json_schema may be a rejection of response_format: JSON mode is probed
-    # for free; the probe's 429 is a real error, and the next try goes back to json_schema
-    # because JSON mode was never accepted (a transient 500 does not downgrade the endpoint)
-    assert [r["body"]["response_format"]["type"] for r in log] == [
-        "json_schema", "json_object", "json_schema"]
+    # the endpoint answered the JSON-mode probe in json_schema mode: the call's 500 is a
+    # fault, retried in the same mode (a call never switches mode)
+    assert [r["body"]["response_format"]["type"] for r in log] == ["json_schema"] * 3
+    assert res.json_mode == "json_schema" and res.json_mode_probe == ["json_schema: answered"]
     call = calls_with_bodies(store, doc_id=1)[0]
-    assert call["request"]["attempts"] == 2 and call["request"]["mode"] == "json_schema"
+    assert call["request"]["attempts"] == 3 and call["request"]["mode"] == "json_schema"
     assert "HTTP 500" in call["request"]["retried_errors"][0]
     assert "HTTP 429" in call["request"]["retried_errors"][1]
 
@@ -106,15 +105,45 @@ def test_json_schema_rejected_falls_back_to_json_mode_and_remembers(store, fake_
     fake_server.control(reject_json_schema=True)
     res = run(store, fake_server.url, concurrency=1)
     assert (res.done, res.failed) == (4, 0)
+    # the probe: json_schema refused, JSON mode answered, json_schema refused again
+    probes = [r["body"]["response_format"]["type"] for r in fake_server.log(probes=True)
+              if r["probe"]]
+    assert probes == ["json_schema", "json_object", "json_schema"]
+    assert res.json_mode == "json_object"
+    assert [p.split(":")[0] for p in res.json_mode_probe] == probes
+    assert "refused (HTTP 500" in res.json_mode_probe[0]
+    # then every call of the run goes out in JSON mode, none refused first
     kinds = [r["body"]["response_format"]["type"] for r in fake_server.log()]
-    # 2 documents are in flight at concurrency 1: each may try json_schema once before
-    # the run has learnt JSON mode (ChatClient.mode); then every request uses JSON mode
-    assert kinds[0] == "json_schema" and kinds.count("json_schema") <= 2
-    assert len(kinds) == 8 + kinds.count("json_schema")
-    assert set(kinds[4:]) == {"json_object"}
+    assert kinds == ["json_object"] * 8
     for c in calls_with_bodies(store):
         assert c["request"]["mode"] == "json_object"
         assert '"enum"' in c["request"]["body"]["messages"][1]["content"]  # schema in prompt
+    stats = store.runs("silver")[-1]["stats"]  # the verdict is in the run's record
+    assert stats["json_mode"] == "json_object" and len(stats["json_mode_probe"]) == 3
+
+
+def test_a_transient_error_on_the_probe_is_not_a_verdict(store, fake_server):
+    # a 500 on the first json_schema probe, then answers: the second json_schema try settles it
+    fake_server.control(probe_script=[{"status": 500}])
+    res = run(store, fake_server.url, doc_ids=[1], passes=1)
+    assert res.json_mode == "json_schema" and res.done == 1
+    assert [p.split(" ")[1] for p in res.json_mode_probe] == ["refused", "answered",
+                                                               "answered"]
+    # a 429 on the probe is waited out (Retry-After) and the probe asked again
+    fake_server.control(probe_script=[{"status": 429, "retry_after": 1}])
+    res = run(store, fake_server.url, doc_ids=[2], passes=1)
+    probes = [r for r in fake_server.log(probes=True) if r["probe"]]
+    assert len(probes) == 2 and probes[1]["at"] - probes[0]["at"] >= 0.95
+    assert res.json_mode_probe == ["json_schema: answered"] and res.done == 1
+
+
+def test_refused_credentials_on_the_probe_stop_the_run_before_any_call(store, fake_server):
+    fake_server.control(probe_script=[{"status": 401}])
+    with pytest.raises(AuthError, match="refused the credentials"):
+        run(store, fake_server.url, doc_ids=[1, 2], passes=1)
+    assert fake_server.log() == []  # no document was sent
+    assert store.runs("silver")[-1]["status"] == "failed"
+    assert store.doc_runs(1) == []  # and none is marked: a rerun does them
 
 
 def test_json_mode_is_learnt_per_run_not_per_process(store, fake_server):
