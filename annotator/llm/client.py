@@ -30,27 +30,21 @@ never headers or the key.
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
 
 from annotator.errors import AnnotatorError
 
 from .contract import Answer, InvalidOutputError, parse_answer
 from .keys import NO_KEY, redact
+
+if TYPE_CHECKING:  # asyncio and tenacity are imported by the client itself: the command line
+    import asyncio  # reads this module for the silver flags and starts without them
+
+    from tenacity import AsyncRetrying, RetryCallState
 
 JSON_SCHEMA, JSON_OBJECT = "json_schema", "json_object"
 EXTRA_BODY_KEYS = ("top_k",)  # not in the OpenAI API: sent through ``extra_body``
@@ -134,6 +128,8 @@ def retry_after_seconds(headers: Any) -> float | None:
         return max(0.0, float(ra))
     except ValueError:
         try:
+            import email.utils
+
             when = email.utils.parsedate_to_datetime(ra)
             return max(0.0, when.timestamp() - time.time())
         except (TypeError, ValueError):
@@ -183,7 +179,10 @@ class ChatClient:
                  max_tokens: int | None = None, retry_base_delay: float = 1.0,
                  max_retry_wait: float = 120.0, semaphore: asyncio.Semaphore | None = None,
                  top_p: float | None = None, top_k: int | None = None):
+        import asyncio
+
         from openai import AsyncOpenAI
+        from tenacity import wait_exponential, wait_random
 
         self.endpoint = public_endpoint(base_url)
         self.model, self.temperature, self.max_tokens = model, temperature, max_tokens
@@ -216,6 +215,8 @@ class ChatClient:
     def _retrying(self, retried: tuple[type[LLMError], ...], errors: list[str]) -> AsyncRetrying:
         """tenacity's loop: ``max_retries`` more tries on ``retried`` errors, each error of a
         try that is retried appended to ``errors``."""
+        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
         return AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1),
                              retry=retry_if_exception_type(retried), wait=self._wait,
                              before_sleep=lambda s: errors.append(

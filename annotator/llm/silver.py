@@ -20,12 +20,10 @@ Invariants:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import threading
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any
 
@@ -286,6 +284,8 @@ def merge_windows(out: _Outcome) -> None:
 
 
 async def _process(ctx: _Ctx, doc_id: int, text: str) -> _Outcome:
+    import asyncio
+
     out = _Outcome(doc_id)
     text, out.cut = ctx.spec.sent(text)  # spans can only lie inside what is sent
     windows = ctx.spec.windows(text)
@@ -332,21 +332,27 @@ def store_outcome(store, spec: RunSpec, out: _Outcome, *, mark: tuple[str, str] 
 
 
 class _LoopThread:
-    """An asyncio event loop running in a daemon thread."""
+    """An asyncio event loop running in a daemon thread (asyncio is imported when a run
+    starts: the command line reads this module's declarations without it)."""
 
     def __init__(self) -> None:
+        import asyncio
+
+        self.asyncio = asyncio
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="silver-llm",
                                        daemon=True)
         self.thread.start()
 
-    def submit(self, coro) -> Future:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+    def submit(self, coro) -> Any:  # a concurrent.futures.Future
+        return self.asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def call(self, coro, timeout: float | None = 30) -> Any:
         return self.submit(coro).result(timeout)
 
     def stop(self) -> None:
+        asyncio = self.asyncio
+
         async def _cancel_rest() -> None:
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for t in tasks:
@@ -494,6 +500,9 @@ def silver_job(store, *, base_url: Annotated[str, Param(
         store.finish_run(result.run_id, run_stats(), "done")
         return result
 
+    import asyncio
+    from concurrent.futures import FIRST_COMPLETED, wait
+
     api_key = api_key or resolve_api_key()
     lt = _LoopThread()
 
@@ -506,7 +515,7 @@ def silver_job(store, *, base_url: Annotated[str, Param(
         return _Ctx(client, spec)
 
     ctx: _Ctx = lt.call(make_ctx())
-    pending: set[Future] = set()
+    pending: set[Any] = set()  # concurrent.futures.Future
     docs = store.iter_documents(ids=todo, with_spans=False, batch_size=200)
     status = "failed"
     try:
