@@ -15,6 +15,7 @@ from pathlib import Path
 from annotator.errors import AnnotatorError
 
 RATIO_TOLERANCE = 1e-6
+DEFAULT_SPLIT = "train=0.8,dev=0.1,test=0.1"  # what train holds out, and evaluate --ratios
 
 
 def parse_split(spec: str) -> dict[str, float]:

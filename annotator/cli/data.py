@@ -8,29 +8,15 @@ import sys
 from typing import Any
 
 from annotator.cli.common import open_store, print_json, run_job
-from annotator.cli.params import add_job_params, job_kwargs
+from annotator.cli.params import add_job_params, job_kwargs, later
 from annotator.errors import AnnotatorError
 
 
 def register(sub: Any) -> None:
-    from annotator.io import export_job, import_job
-
     p = sub.add_parser("import", help="import annotated or raw documents (all or nothing)")
-    params = add_job_params(p, import_job)  # the job's declared parameters
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=cmd_import, job_params=params,
-                   format_options=add_format_options(p, "read"))
-
+    later(p, _import_arguments)
     p = sub.add_parser("export", help="export documents and spans")
-    params = add_job_params(p, export_job, optional=("out",))  # --dry-run needs no --out
-    p.add_argument("--dry-run", action="store_true",
-                   help="write nothing: say which documents and spans the export takes, per "
-                        "label and source, and what the format cannot carry")
-    p.add_argument("--json", action="store_true",
-                   help="print the summary as JSON (with the spans a trainer reads "
-                        "differently in 'details')")
-    p.set_defaults(func=cmd_export, job_params=params,
-                   format_options=add_format_options(p, "write"))
+    later(p, _export_arguments)
 
     p = sub.add_parser("stats", help="document and span counts")
     p.add_argument("--json", action="store_true")
@@ -44,6 +30,29 @@ def register(sub: Any) -> None:
     sp = ssub.add_parser("show", help="print a schema as JSON")
     sp.add_argument("name")
     sp.set_defaults(func=cmd_schema_show)
+
+
+def _import_arguments(p: argparse.ArgumentParser) -> None:
+    from annotator.io import import_job
+
+    params = add_job_params(p, import_job)  # the job's declared parameters
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_import, job_params=params,
+                   format_options=add_format_options(p, "read"))
+
+
+def _export_arguments(p: argparse.ArgumentParser) -> None:
+    from annotator.io import export_job
+
+    params = add_job_params(p, export_job, optional=("out",))  # --dry-run needs no --out
+    p.add_argument("--dry-run", action="store_true",
+                   help="write nothing: say which documents and spans the export takes, per "
+                        "label and source, and what the format cannot carry")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary as JSON (with the spans a trainer reads "
+                        "differently in 'details')")
+    p.set_defaults(func=cmd_export, job_params=params,
+                   format_options=add_format_options(p, "write"))
 
 
 def add_format_options(p: argparse.ArgumentParser, kind: str) -> list[str]:

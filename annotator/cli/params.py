@@ -12,6 +12,33 @@ from annotator.errors import AnnotatorError
 from annotator.params import job_params, setting_defaults
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A sub-command's parser whose arguments may be added when the command is the one run
+    (``later``): a job's declared parameters need the job's module imported, and the plugin
+    registries scanned, which only that command needs. :func:`annotator.cli.build_parser`
+    completes the parsers of the commands its ``argv`` names (all of them without one)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._later: list[Callable[[argparse.ArgumentParser], None]] = []
+
+    def later(self, add: Callable[[argparse.ArgumentParser], None]) -> None:
+        self._later.append(add)
+
+    def complete(self) -> None:
+        while self._later:
+            self._later.pop(0)(self)
+
+
+def later(parser: argparse.ArgumentParser, add: Callable[[argparse.ArgumentParser], None]
+          ) -> None:
+    """``add(parser)`` when the command is the one run (a :class:`CommandParser`), else now."""
+    if isinstance(parser, CommandParser):
+        parser.later(add)
+    else:
+        add(parser)
+
+
 def add_job_params(parser: argparse.ArgumentParser, fn: Callable[..., Any], *,
                    skip: Iterable[str] = (), optional: Iterable[str] = ()) -> list[str]:
     """One argument per declared parameter of ``fn`` (but those in ``skip``); ``optional``

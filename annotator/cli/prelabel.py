@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from annotator.cli.common import open_store, print_json, run_job
-from annotator.cli.params import add_job_params, job_kwargs
+from annotator.cli.params import add_job_params, job_kwargs, later
 from annotator.errors import AnnotatorError
 
 
@@ -43,23 +43,12 @@ def add_backend_options(p: argparse.ArgumentParser) -> list[str]:
 
 
 def register(sub: Any) -> None:
-    from annotator.prelabel.job import prelabel_job
-    from annotator.prelabel.ray_engine import ray_prelabel_job
-
     p = sub.add_parser(
         "prelabel", help="propose spans with a model or the project lexicon",
         description="Propose spans (status 'proposed') on every document not yet done for "
                     "this configuration. Ctrl-C keeps the finished documents; the same "
                     "command continues where it stopped.")
-    params = add_job_params(p, prelabel_job)  # the job's own declared parameters
-    p.add_argument("--engine", default="local", choices=("local", "ray"),
-                   help="local (default): this process; ray: an actor pool on Ray Data "
-                        "(needs the 'scale' extra), same spans and run key")
-    ray = p.add_argument_group("ray engine")
-    ray_params = add_job_params(ray, ray_prelabel_job, skip=params)
-    p.add_argument("--json", action="store_true", help="print the totals as JSON")
-    p.set_defaults(func=cmd_prelabel, job_params=params, ray_params=ray_params,
-                   backend_options=add_backend_options(p))
+    later(p, _prelabel_arguments)
 
     p = sub.add_parser(
         "density", help="medical-entity density per document and over the corpus",
@@ -76,6 +65,21 @@ def register(sub: Any) -> None:
                    help="count only spans of these sources, comma-separated (e.g. gliner2)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_density)
+
+
+def _prelabel_arguments(p: argparse.ArgumentParser) -> None:
+    from annotator.prelabel.job import prelabel_job
+    from annotator.prelabel.ray_engine import ray_prelabel_job
+
+    params = add_job_params(p, prelabel_job)  # the job's own declared parameters
+    p.add_argument("--engine", default="local", choices=("local", "ray"),
+                   help="local (default): this process; ray: an actor pool on Ray Data "
+                        "(needs the 'scale' extra), same spans and run key")
+    ray = p.add_argument_group("ray engine")
+    ray_params = add_job_params(ray, ray_prelabel_job, skip=params)
+    p.add_argument("--json", action="store_true", help="print the totals as JSON")
+    p.set_defaults(func=cmd_prelabel, job_params=params, ray_params=ray_params,
+                   backend_options=add_backend_options(p))
 
 
 def cmd_prelabel(args: argparse.Namespace) -> int:

@@ -8,13 +8,10 @@ import sys
 from typing import Any
 
 from annotator.cli.common import open_store, print_json, run_job
-from annotator.cli.params import add_job_params, job_kwargs
+from annotator.cli.params import add_job_params, job_kwargs, later
 
 
 def register(sub: Any) -> None:
-    from annotator.llm.batch import batch_export_job
-    from annotator.llm.silver import silver_job
-
     p = sub.add_parser(
         "silver", help="silver-label documents with an LLM: pass 1 extracts, pass 2 reviews",
         description="Two-pass LLM annotation through any OpenAI-compatible endpoint (vLLM, "
@@ -23,11 +20,7 @@ def register(sub: Any) -> None:
                     "prompts and schema are skipped. The API key comes from the environment "
                     "variable --api-key-env NAME (default: the llm_api_key_env setting, "
                     "OPENAI_API_KEY), or the OS keyring (service 'medannotator').")
-    params = add_job_params(p, silver_job)  # the job's declared parameters
-    p.add_argument("--api-key-env", default=None, metavar="NAME",
-                   help="read the API key from this environment variable")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=cmd_silver, job_params=params)
+    later(p, _silver_arguments)
 
     b = sub.add_parser(
         "silver-batch", help="silver labels through batch files (vLLM run_batch, OpenAI Batch)",
@@ -38,9 +31,7 @@ def register(sub: Any) -> None:
     bsub = b.add_subparsers(dest="batch_command", metavar="{export,import}")
     bsub.required = True
     e = bsub.add_parser("export", help="write the requests of pass 1 or 2")
-    batch_params = add_job_params(e, batch_export_job)
-    e.add_argument("--json", action="store_true", help="print the result as JSON")
-    e.set_defaults(func=cmd_batch_export, job_params=batch_params)
+    later(e, _batch_export_arguments)
     i = bsub.add_parser("import", help="store the answers of batch output files")
     i.add_argument("files", nargs="+", metavar="FILE.jsonl")
     i.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -56,6 +47,24 @@ def register(sub: Any) -> None:
     s.add_argument("--ctx", type=int, default=4096, help="context size (tokens)")
     s.add_argument("--max-tokens", type=int, default=512, help="server-side bound per answer")
     s.set_defaults(func=cmd_llm_serve)
+
+
+def _silver_arguments(p: argparse.ArgumentParser) -> None:
+    from annotator.llm.silver import silver_job
+
+    params = add_job_params(p, silver_job)  # the job's declared parameters
+    p.add_argument("--api-key-env", default=None, metavar="NAME",
+                   help="read the API key from this environment variable")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_silver, job_params=params)
+
+
+def _batch_export_arguments(e: argparse.ArgumentParser) -> None:
+    from annotator.llm.batch import batch_export_job
+
+    params = add_job_params(e, batch_export_job)
+    e.add_argument("--json", action="store_true", help="print the result as JSON")
+    e.set_defaults(func=cmd_batch_export, job_params=params)
 
 
 def cmd_silver(args: argparse.Namespace) -> int:

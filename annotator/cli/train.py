@@ -7,11 +7,11 @@ import sys
 from typing import Any
 
 from annotator.cli.common import open_store, print_json, run_job
-from annotator.cli.params import add_job_params, job_kwargs
+from annotator.cli.params import add_job_params, job_kwargs, later
 
 
 def register(sub: Any) -> None:
-    from annotator.training import DEFAULT_SPLIT, train_job
+    from annotator.split import DEFAULT_SPLIT
 
     p = sub.add_parser(
         "train", help="retrain the extractor on the project's reviewed data",
@@ -22,9 +22,7 @@ def register(sub: Any) -> None:
                     "held-out split and register the new model. It becomes the project's "
                     "default pre-labelling model unless a label's F1 drops by more than "
                     "--max-regression (override with --force).")
-    params = add_job_params(p, train_job)  # the job's declared parameters
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=cmd_train, job_params=params)
+    later(p, _train_arguments)
 
     p = sub.add_parser(
         "evaluate", help="score one span source against another",
@@ -77,6 +75,14 @@ def register(sub: Any) -> None:
     q = msub.add_parser("set-default", help="make a registered model the default pre-labeler")
     q.add_argument("id", type=int)
     q.set_defaults(func=cmd_models_set_default)
+
+
+def _train_arguments(p: argparse.ArgumentParser) -> None:
+    from annotator.training import train_job
+
+    params = add_job_params(p, train_job)  # the job's declared parameters
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_train, job_params=params)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -21,9 +21,7 @@ from typing import Any
 from annotator.errors import AnnotatorError
 from annotator.evaluate import tokenize
 from annotator.model import Document, LabelSchema
-from annotator.split import assign_splits, parse_split
-
-DEFAULT_SPLIT = "train=0.8,dev=0.1,test=0.1"
+from annotator.split import DEFAULT_SPLIT, assign_splits, parse_split
 
 
 @dataclass

@@ -155,3 +155,21 @@ def test_the_dialog_folds_advanced_fields_types_values_and_asks_for_required_one
     assert dlg.more_box.isVisible() and dlg.editors["limit"].isVisible()
     dlg.editors["limit"].setText("12")
     assert dlg.values()["limit"] == 12 and "threshold" not in dlg.values()
+
+
+def test_a_command_completes_only_its_own_parser():
+    """``annotator stats`` does not import the jobs' modules (their declarations are read by
+    the command that runs them); ``prelabel --help`` lists the prelabel job's flags."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from annotator.cli import build_parser; build_parser(['stats']); "
+            "print(sorted(m for m in ('annotator.llm.silver', 'annotator.io', "
+            "'annotator.training', 'annotator.prelabel.ray_engine') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+    helptext = subprocess.run([sys.executable, "-m", "annotator", "prelabel", "--help"],
+                              capture_output=True, text=True, check=True).stdout
+    for p in job_params(prelabel_job) + job_params(ray_prelabel_job):
+        assert p.flag in helptext
