@@ -28,7 +28,9 @@ that source's proposals and sets the done mark in one transaction, so repeating 
 change nothing). Ctrl-C or a cancel keeps the written batches; the same command continues
 where it stopped.
 
-Ray is imported here, inside the job, never by ``import annotator``.
+What runs on the workers (the read tasks, the actor) is in :mod:`.ray_workers`; reaching the
+cluster and fitting the run to it in :mod:`.ray_cluster`; the job and the driver's side of
+the pipeline here. Ray is imported inside the job, never by ``import annotator``.
 """
 
 from __future__ import annotations
@@ -36,27 +38,37 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import os
 import pickle
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Annotated, Any
 
-from annotator.errors import AnnotatorError
 from annotator.jobs import Job, Progress
 from annotator.params import Param
 
 from .base import Prelabeler
 from .job import (
-    _MODEL_ERRORS,
     KIND,
     IncludeReviewed,
     Limit,
-    _predict_one,
     _store_prediction,
     build_prelabeler,
     reviewable_doc_ids,
+)
+from .ray_cluster import (
+    _actor_device,
+    _check_resources,
+    _connect,
+    _import_ray,
+    _restart_args,
+    _user_error,
+)
+from .ray_workers import (
+    PrelabelActor,
+    PrelabelerSpec,
+    RayEngineError,
+    StoreView,
+    _store_datasource_class,
 )
 
 log = logging.getLogger(__name__)
@@ -71,293 +83,6 @@ MAX_TASK_RETRIES = 3
 # batches skipped because their worker died on every try, before the run gives up (workers
 # that die on every batch: the model does not fit, say)
 MAX_LOST_BATCHES = 20
-
-
-class RayEngineError(AnnotatorError):
-    """Ray is missing, unreachable, or the run failed on the cluster."""
-
-
-@dataclass
-class StoreView:
-    """What :func:`build_prelabeler` reads from a store for a model backend (schema and
-    settings), so that an actor on another machine builds the same pre-labeler."""
-
-    schema: Any
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def get_schema(self) -> Any:
-        return self.schema
-
-    def get_setting(self, key: str, default: Any = None) -> Any:
-        return self.settings.get(key, default)
-
-
-@dataclass
-class PrelabelerSpec:
-    """How an actor gets its pre-labeler: ``prelabeler`` itself (shipped pickled: the lexicon,
-    or one given by the caller), else ``build_prelabeler(view, **kwargs)``."""
-
-    run_key: str
-    prelabeler: Prelabeler | None = None
-    view: StoreView | None = None
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
-    def build(self) -> Prelabeler:
-        pl = self.prelabeler or build_prelabeler(self.view, **self.kwargs)
-        if pl.run_key() != self.run_key:
-            raise RayEngineError(
-                f"the Ray worker on {os.uname().nodename} built a different configuration "
-                f"(run key {pl.run_key()} instead of the driver's {self.run_key}): are the "
-                "model files the same on every node?")
-        return pl
-
-
-class PrelabelActor:
-    """A Ray Data actor: builds the pre-labeler once, then predicts a batch per call.
-
-    In: a pyarrow table with ``id``, ``text`` and ``read_error`` (see :func:`_read_batch`).
-    Out: ``id``, ``pred`` (the pickled :class:`DocPrediction`, null on failure), ``error``
-    (why the model failed on that document, null on success) and ``fatal`` (null, or the
-    pickled exception that must stop the run: returned rather than raised, since a batch
-    that raises would be skipped like one whose worker died)."""
-
-    def __init__(self, spec: PrelabelerSpec, roster: Any = None):
-        if roster is not None:  # on each (re)start: the driver kills the pool when done
-            import ray
-
-            ray.get(roster.add.remote(ray.get_runtime_context().current_actor))
-        self.pl = spec.build()
-
-    def __call__(self, batch: Any) -> Any:
-        import pyarrow as pa
-
-        ids = batch.column("id").to_pylist()
-        read_errors = [e for e in batch.column("read_error").to_pylist() if e]
-        if read_errors:
-            return _fatal_table(ids, RayEngineError(
-                f"reading the documents from the store failed: {read_errors[0]}"))
-        texts = batch.column("text").to_pylist()
-        try:
-            try:
-                preds: list[Any] = self.pl.predict_docs(texts)
-            except AnnotatorError:
-                raise
-            except _MODEL_ERRORS as exc:  # a document the model fails on: that one, not all
-                log.warning("batch failed (%s); retrying document by document", exc)
-                preds = [_predict_one(self.pl, t) for t in texts]
-        except Exception as exc:  # noqa: BLE001 - any other error stops the run, on the driver
-            log.exception("batch failed on %s", os.uname().nodename)
-            return _fatal_table(ids, exc)
-        blobs = [None if isinstance(p, BaseException) else pickle.dumps(p) for p in preds]
-        errors = [str(p)[:2000] if isinstance(p, BaseException) else None for p in preds]
-        return pa.table({"id": pa.array(ids, pa.int64()), "pred": pa.array(blobs, pa.binary()),
-                         "error": pa.array(errors, pa.string()),
-                         "fatal": pa.array([None] * len(ids), pa.binary())})
-
-
-def _fatal_table(ids: list[int], exc: BaseException) -> Any:
-    """An output batch that carries ``exc`` to the driver (pickled; an exception that would
-    not unpickle there travels as a RayEngineError with its text)."""
-    import pyarrow as pa
-
-    if not isinstance(exc, AnnotatorError):
-        exc = RayEngineError(f"the Ray run failed on {os.uname().nodename}: "
-                             f"{type(exc).__name__}: {exc}")
-    try:
-        blob = pickle.dumps(exc)
-        pickle.loads(blob)
-    except Exception:  # noqa: BLE001
-        blob = pickle.dumps(RayEngineError(f"{type(exc).__name__}: {exc}"))
-    n = len(ids)
-    return pa.table({"id": pa.array(ids, pa.int64()), "pred": pa.array([None] * n, pa.binary()),
-                     "error": pa.array([None] * n, pa.string()),
-                     "fatal": pa.array([blob] + [None] * (n - 1), pa.binary())})
-
-
-def _read_batch(opener: Any, ids: list[int]) -> Iterator[Any]:
-    """A read task's body (run on the driver's node): open the store (``opener``, the
-    driver's ``store.opener(create=False)``: a connection of its own), and yield the
-    documents ``ids`` as one pyarrow block (``id``, ``text``, ``read_error``). A store that
-    fails yields a block whose ``read_error`` says why (the driver stops the run on it)
-    instead of raising, which would count as a lost batch."""
-    import pyarrow as pa
-
-    def block(rows: list[tuple[int, str]], error: str | None = None) -> Any:
-        return pa.table({"id": pa.array([r[0] for r in rows], pa.int64()),
-                         "text": pa.array([r[1] for r in rows], pa.string()),
-                         "read_error": pa.array([error] * len(rows), pa.string())})
-
-    try:
-        with opener() as store:
-            rows = [(d.id, d.text) for d in store.iter_documents(ids=ids, with_spans=False)]
-    except Exception as exc:  # noqa: BLE001 - reported to the driver, in the data
-        log.exception("reading documents %s failed", ids)
-        rows, error = [(ids[0], "")], f"{type(exc).__name__}: {exc}"[:2000]
-    else:
-        error = None
-    if rows:  # none: all deleted meanwhile
-        yield block(rows, error)
-
-
-@functools.lru_cache(maxsize=1)
-def _store_datasource_class() -> type:
-    """:class:`ray.data.Datasource` over the documents of a store, defined on first use so
-    that importing this module does not import Ray."""
-    import pyarrow as pa
-    from ray.data import Datasource, ReadTask
-    from ray.data.block import BlockMetadata
-
-    schema = pa.schema([("id", pa.int64()), ("text", pa.string()), ("read_error", pa.string())])
-    meta_params = inspect.signature(BlockMetadata).parameters
-    task_params = inspect.signature(ReadTask).parameters
-
-    class StoreDatasource(Datasource):
-        """The documents ``ids`` of the store ``opener`` opens: one read task, run on the
-        driver's node, per ``batch_size`` ids.
-
-        One task per batch, because Ray Data merges the blocks that one task yields (up to
-        ``DataContext.target_max_block_size``) and an actor call takes a whole block: a
-        task reading more than one batch would make the actors predict, and lose when their
-        process dies, several batches at once."""
-
-        def __init__(self, opener: Any, ids: Sequence[int], batch_size: int):
-            self.opener, self.ids = opener, list(ids)
-            self.batch_size = max(1, int(batch_size))
-
-        def get_name(self) -> str:
-            return "AnnotatorStore"
-
-        @property
-        def supports_distributed_reads(self) -> bool:
-            return False  # Ray Data pins the read tasks to the driver's node
-
-        def estimate_inmemory_data_size(self) -> int | None:
-            return None
-
-        def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
-                           data_context: Any = None, **_: Any) -> list[Any]:
-            tasks = []
-            for i in range(0, len(self.ids), self.batch_size):
-                part = self.ids[i:i + self.batch_size]
-                meta = {"num_rows": len(part), "size_bytes": None, "input_files": None,
-                        "exec_stats": None, "schema": schema}
-                extra = {"schema": schema, "per_task_row_limit": per_task_row_limit}
-                tasks.append(ReadTask(
-                    functools.partial(_read_batch, self.opener, part),
-                    BlockMetadata(**{k: v for k, v in meta.items() if k in meta_params}),
-                    **{k: v for k, v in extra.items() if k in task_params and v is not None}))
-            return tasks
-
-    return StoreDatasource
-
-
-def _import_ray() -> Any:
-    try:
-        with warnings.catch_warnings():  # Ray Data's own DataContext deprecation notices
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import ray
-            import ray.data  # noqa: F401
-    except ImportError as exc:
-        raise RayEngineError(
-            f"--engine ray needs Ray Data ({exc}): pip install 'medannotator[scale]' "
-            "(scripts/setup.sh installs it)") from exc
-    return ray
-
-
-def _connect(ray: Any, address: str | None) -> bool:
-    """Connect to ``address`` (None: a new local Ray, or RAY_ADDRESS); True when this call
-    started the connection (and must shut it down)."""
-    if ray.is_initialized():
-        return False
-    _check_reachable(address or os.environ.get("RAY_ADDRESS"))
-    try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.WARNING)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = address or os.environ.get("RAY_ADDRESS") or "a new local Ray"
-        raise RayEngineError(f"cannot start or reach Ray at {where}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                             ) from exc
-    return True
-
-
-def _check_reachable(address: str | None, timeout: float = 10.0) -> None:
-    """A ``HOST:PORT`` address that takes no TCP connection fails here, in seconds
-    (``ray.init`` would wait on it without end); a Ray Client one (``ray://``) is refused."""
-    import socket
-
-    if not address or address in ("auto", "local"):
-        return
-    if address.startswith("ray://"):
-        raise RayEngineError(
-            f"--ray-address {address}: Ray Data does not run through Ray Client (ray://); run "
-            "annotator on a machine of the cluster (the head node, say) with --ray-address "
-            "HEAD:6379")
-    hostport = address.split("://", 1)[-1].rstrip("/")
-    host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit():
-        raise RayEngineError(f"--ray-address {address!r}: expected HOST:PORT (the head's GCS "
-                             "port, 6379 by default) or auto")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as exc:
-        raise RayEngineError(
-            f"cannot reach the Ray head at {hostport} ({exc.strerror or exc}): is `ray start "
-            "--head` running there, and is the port open from this machine?") from exc
-
-
-def _actor_device(device: str | None, gpus: float) -> str:
-    """The device the actors put the model on: ``cuda`` only with GPUs reserved for them
-    (``auto`` follows ``--gpus-per-worker``; ``cuda:N`` is ``cuda``, since Ray shows each
-    actor only the GPUs it reserved)."""
-    dev = (device or "cpu").lower()
-    if dev == "auto":
-        return "cuda" if gpus > 0 else "cpu"
-    if gpus > 0 and dev == "cpu":
-        raise RayEngineError(f"--gpus-per-worker {gpus:g} reserves GPUs that --device cpu "
-                             "would not use: add --device cuda (or auto)")
-    if gpus <= 0 and dev.startswith("cuda"):
-        raise RayEngineError(f"--device {device} on Ray needs --gpus-per-worker (e.g. 1): an "
-                             "actor that reserved no GPU must not use one")
-    return "cuda" if dev.startswith("cuda") else dev
-
-
-def _check_resources(ray: Any, cpus: float, gpus: float) -> None:
-    """Fail now, rather than wait forever, when no node could host even one actor."""
-    have = ray.cluster_resources()
-    for name, need in (("GPU", gpus), ("CPU", cpus)):
-        if need > 0 and have.get(name, 0) < need:
-            flag = " (--gpus-per-worker)" if name == "GPU" else ""
-            raise RayEngineError(
-                f"a worker needs {need:g} {name}{flag} but the Ray cluster has "
-                f"{have.get(name, 0):g} in all ({len(ray.nodes())} nodes): none could start")
-
-
-def _restart_args(map_batches: Any, max_restarts: int, max_task_retries: int) -> dict:
-    """``max_restarts`` / ``max_task_retries`` for the actors, as this Ray version takes them:
-    extra keyword arguments, which Ray 2.60 deprecates (to be removed in 2.64, it says), or
-    named parameters should a later version add them."""
-    params = inspect.signature(map_batches).parameters
-    if "max_restarts" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return {"max_restarts": max_restarts, "max_task_retries": max_task_retries}
-    log.warning("this Ray takes no max_restarts for map_batches: Ray Data's default restarts "
-                "apply (a document that kills every worker is retried without end)")
-    return {}
-
-
-def _user_error(exc: BaseException) -> AnnotatorError | None:
-    """The AnnotatorError a worker raised, found in Ray's wrapping of it."""
-    seen = set()
-    todo: list[Any] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, AnnotatorError):
-            return e
-        todo += [getattr(e, "cause", None), e.__cause__, e.__context__]
-    return None
 
 
 RayAddress = Annotated[str | None, Param(

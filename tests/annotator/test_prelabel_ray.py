@@ -338,9 +338,9 @@ def recording_reader(log_file: str, db: str, run_key: str, last_id: int):
     """A read task body that notes each batch it reads (ids, pid, node, documents already
     written), the batch holding ``last_id`` waiting (up to 60 s) until the driver has written
     a document: it gets there only if the pipeline predicts and writes while reads remain."""
-    from annotator.prelabel import ray_engine
+    from annotator.prelabel import ray_workers
 
-    read_batch = ray_engine._read_batch
+    read_batch = ray_workers._read_batch
 
     def read(opener, ids):
         written = 0
@@ -366,7 +366,7 @@ def test_documents_stream_from_the_store_in_read_tasks(prelabel_db, tmp_path, lo
     written. The spans are the local engine's."""
     import ray.cloudpickle
 
-    from annotator.prelabel import ray_engine
+    from annotator.prelabel import ray_engine, ray_workers
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     with_decisions(prelabel_db)
@@ -380,7 +380,7 @@ def test_documents_stream_from_the_store_in_read_tasks(prelabel_db, tmp_path, lo
                         scores=dict(LexiconPrelabeler.from_store(store).scores))
         pl.pids_file = str(tmp_path / "pids")
         assert pl.run_key() == local["run_key"]
-        monkeypatch.setattr(ray_engine, "_read_batch",
+        monkeypatch.setattr(ray_workers, "_read_batch",
                             recording_reader(str(log_file), prelabel_db, pl.run_key(), ids[-1]))
 
         def no_text_on_the_driver(*args, **kwargs):
@@ -497,11 +497,11 @@ def test_errors_on_a_worker_come_back_in_the_data_and_stop_the_run(prelabel_db):
     returned in the batch (a raised one would be skipped like a lost batch) and re-raised by
     the driver; a model error marks only its document failed."""
     from annotator.errors import AnnotatorError
-    from annotator.prelabel.ray_engine import (
+    from annotator.prelabel.ray_engine import _raise_fatal
+    from annotator.prelabel.ray_workers import (
         PrelabelActor,
         PrelabelerSpec,
         RayEngineError,
-        _raise_fatal,
         _read_batch,
     )
 
@@ -608,7 +608,8 @@ def test_cli_gpus_per_worker_refused_where_no_gpu_can_serve_it(prelabel_db, loca
 def test_unreachable_or_client_address_refused_at_once():
     """A head that takes no connection fails in seconds (``ray.init`` would wait on it
     without end); Ray Client addresses, which Ray Data does not run through, are refused."""
-    from annotator.prelabel.ray_engine import RayEngineError, _check_reachable
+    from annotator.prelabel.ray_cluster import _check_reachable
+    from annotator.prelabel.ray_workers import RayEngineError
 
     t = time.monotonic()
     with pytest.raises(RayEngineError, match="cannot reach the Ray head at 127.0.0.1:1"):
