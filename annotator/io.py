@@ -90,7 +90,7 @@ def import_job(store: StorePort, *, fmt: Format,
                schema: Annotated[str | None, Param(
                    help="label schema set on a project that has none (default: finemed-fr; "
                         "medmentions-st21pv for pubtator)",
-                   title="Label schema (new project)")] = None,
+                   title="Label schema (new project)", empty="the format's")] = None,
                label_map: Annotated[str | None, Param(
                    help="label map: a shipped name or a JSON file (null drops a label)",
                    advanced=True)] = None,
@@ -289,7 +289,8 @@ ReviewStatuses = Annotated[str | None, Param(
 Sources = Annotated[str | None, Param(help="span sources, comma-separated")]
 Split = Annotated[str | None, Param(
     help="e.g. train=0.8,dev=0.1,test=0.1 (ratios sum to 1): writes NAME.<ext> per split "
-         "into the folder --out", title="Split into a folder (e.g. train=0.8,dev=0.1,test=0.1)")]
+         "into the folder --out", title="Split into a folder (e.g. train=0.8,dev=0.1,test=0.1)",
+    empty="no split: one file")]
 SplitSeed = Annotated[int, Param(help="seed of the document split", advanced=True)]
 
 

@@ -36,8 +36,10 @@ class Param:
     ``setting``: the ``annotator.settings`` key whose value is the default when the parameter is
     not given (and the signature's default after that). ``widget``: ``open``, ``save`` or
     ``dir`` for a path the GUI lets one browse to. ``bounds``: the GUI's range for a number.
-    ``advanced``: in the GUI's collapsed "More options" part. ``gui``: False for a parameter
-    the GUI does not offer (another part of the window sets it)."""
+    ``advanced``: in the GUI's collapsed "More options" part; ``empty``: what an empty field
+    reads in the GUI (what leaving the parameter out means: "all", "the project's").
+    ``gui``: False for a parameter the GUI does not offer (another part of the window sets
+    it)."""
 
     help: str | Callable[[], str] = ""  # a function: read when a parser is built
     title: str = ""
@@ -50,6 +52,7 @@ class Param:
     bounds: tuple[float, float] | None = None
     advanced: bool = False
     gui: bool = True
+    empty: str = "default"  # what the GUI shows in an empty field: what leaving it out means
 
 
 _EMPTY = inspect.Parameter.empty

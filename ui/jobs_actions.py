@@ -62,6 +62,7 @@ class Field:
     bounds: tuple[float, float] | None = None
     advanced: bool = False
     required: bool = False  # Start asks for it
+    placeholder: str = "default"  # an empty text field, or a spin box at its "default"
 
 
 @dataclass
@@ -103,7 +104,8 @@ def job_fields(fn: Callable[..., Any], s: st.Settings, *, defaults: dict[str, An
         else:
             default = p.default
         common = {"tooltip": p.help, "type": p.type, "advanced": p.param.advanced,
-                  "optional": p.optional, "required": p.required}
+                  "optional": p.optional, "required": p.required,
+                  "placeholder": p.param.empty}
         options = choices.get(p.name) or p.choices()
         if options:
             if p.optional and default is None:
@@ -301,7 +303,7 @@ class OptionsDialog(QDialog):
             w.setSingleStep(step)
             if f.optional:  # one step below the range reads "default": left out
                 w.setRange(lo - step, hi)
-                w.setSpecialValueText("default")
+                w.setSpecialValueText(f.placeholder)
             else:
                 w.setRange(lo, hi)
             w.setValue(w.minimum() if f.default is None else f.default)
@@ -311,8 +313,9 @@ class OptionsDialog(QDialog):
             w.setChecked(bool(f.default))
             return w, w
         w = QLineEdit(str(f.default or ""))
+        if f.optional and f.placeholder:  # what leaving it empty means
+            w.setPlaceholderText(f.placeholder)
         if f.kind == "text" and f.type in (int, float):
-            w.setPlaceholderText("default")
             w.setValidator(QRegularExpressionValidator(QRegularExpression(
                 r"-?\d+" if f.type is int else r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"), w))
         if f.kind not in ("open", "save", "dir"):

@@ -384,13 +384,13 @@ def _resolve_schema(store, schema: str | LabelSchema | None) -> LabelSchema:
 Passes = Annotated[int, Param(help="2 (default): pass 1 extracts, pass 2 reviews; 1: "
                                    "extraction only", choices=(2, 1))]
 SchemaName = Annotated[str | None, Param(help="label schema (default: the project's)",
-                                         advanced=True)]
+                                         advanced=True, empty="the project's")]
 ProtocolName = Annotated[str, Param(
     help="v1 (default): this tool's prompts; finemed: the published FineMed two-pass "
          "protocol (its prompts, answer shapes and sampling, input cut to 200 words)",
     choices=lambda: tuple(PROTOCOLS))]
 Temperature = Annotated[float | None, Param(
-    help="default: the protocol's (v1 0, finemed 0.7)", advanced=True)]
+    help="default: the protocol's (v1 0, finemed 0.7)", advanced=True, empty="the protocol's")]
 TopP = Annotated[float | None, Param(help="default: the protocol's (finemed 0.8; v1 not sent)",
                                      title="Top p", advanced=True)]
 TopK = Annotated[int | None, Param(
@@ -410,7 +410,7 @@ IncludeReviewed = Annotated[bool, Param(
          "touched or proposed again either way", title="Also reviewed documents",
     advanced=True)]
 Limit = Annotated[int | None, Param(help="at most N documents this time",
-                                    title="At most (documents)", metavar="N")]
+                                    title="At most (documents)", metavar="N", empty="all")]
 
 
 def silver_job(store, *, base_url: Annotated[str, Param(

@@ -84,14 +84,15 @@ _ENGINE_OPTIONS = frozenset({"max_tokens", "overlap", "middle_tokens", "aggregat
 Model = Annotated[str | None, Param(
     help=f"hub id or local folder (gliner2 default: {DEFAULT_GLINER2_MODEL}; not used by "
          "lexicon; default: the project's default model when it is of this backend)",
-    title="Model id or path", metavar="ID_OR_PATH", widget="dir")]
+    title="Model id or path", metavar="ID_OR_PATH", widget="dir",
+    empty="the project's default model")]
 BackendName = Annotated[str, Param(
     help="the tool's own (gliner2, transformers, lexicon) or an installed plugin's (entry "
          "point group medannotator.prelabelers)", choices=backends)]
 Threshold = Annotated[float | None, Param(
     help="minimum span score (default: the prelabel_threshold setting, else the threshold "
          "`train` recorded with the model, else 0.5)", setting="prelabel_threshold",
-    bounds=(0.0, 1.0))]
+    bounds=(0.0, 1.0), empty="the model's")]
 BatchSize = Annotated[int, Param(
     help="documents per step and windows per forward pass (default: the prelabel_batch_size "
          "setting, 8)", metavar="N", setting="prelabel_batch_size", bounds=(1, 4096),
@@ -106,7 +107,8 @@ Device = Annotated[str, Param(
     help="cpu, cuda, cuda:N, mps, or auto (cuda when torch sees a GPU); default: the device "
          "setting, else cpu", setting="device")]
 Limit = Annotated[int | None, Param(help="process at most N documents in this call",
-                                    title="At most (documents)", metavar="N", advanced=True)]
+                                    title="At most (documents)", metavar="N", advanced=True,
+                                    empty="all")]
 IncludeReviewed = Annotated[bool, Param(
     help="also add proposals to reviewed documents (left alone by default); decided spans "
          "are never touched either way", title="Also reviewed documents", advanced=True)]
