@@ -23,8 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .options import coerce_value
-
 
 @dataclass(frozen=True)
 class Param:
@@ -87,12 +85,6 @@ class JobParam:
         c = self.param.choices
         return tuple(c()) if callable(c) else c
 
-    def coerce(self, value: Any, owner: str) -> Any:
-        """``value`` (the GUI gives text) as this parameter's type; a bad one is refused with
-        the job and the parameter named."""
-        return coerce_value(value, self.type, f"{owner}: {self.title.lower()}")
-
-
 def _base_type(hint: Any) -> tuple[type, bool]:
     """``(value type, None allowed)`` of an annotation without its ``Annotated`` extras."""
     args = typing.get_args(hint)
@@ -107,7 +99,9 @@ def _base_type(hint: Any) -> tuple[type, bool]:
 @functools.cache
 def job_params(fn: Callable[..., Any]) -> tuple[JobParam, ...]:
     """The declared parameters of job function ``fn``, in signature order."""
-    hints = typing.get_type_hints(fn, include_extras=True)
+    # not typing.get_type_hints: before 3.11 it wraps a parameter whose default is None in
+    # Optional[...], hiding its Annotated
+    hints = inspect.get_annotations(fn, eval_str=True)
     out = []
     for name, p in inspect.signature(fn).parameters.items():
         hint = hints.get(name)
@@ -123,16 +117,18 @@ def job_params(fn: Callable[..., Any]) -> tuple[JobParam, ...]:
 
 
 def setting_defaults(params: tuple[JobParam, ...], given: dict[str, Any]) -> dict[str, Any]:
-    """``given`` with each parameter that has a ``setting`` and was not given (None) taken
-    from the user's settings (``annotator.settings``: the ``ANNOTATOR_*`` environment, then
-    the settings file); parameters still None are left out, so the job's default applies."""
-    keyed = [p for p in params if p.param.setting and given.get(p.name) is None]
+    """``given`` with each parameter that has a ``setting`` read through the user's settings
+    (``annotator.settings``): a given value is checked and normalised as that setting is (a
+    bad one is refused, naming it), one not given (None) is the setting's (the
+    ``ANNOTATOR_*`` environment, then the settings file). Parameters still None are left
+    out, so the job's default applies."""
+    keyed = [p for p in params if p.param.setting and p.name in given]
     out = dict(given)
     if keyed:
         from .settings import load_settings
 
-        user = load_settings()
+        user = load_settings(**{p.param.setting: given[p.name] for p in keyed})
         for p in keyed:
             out[p.name] = getattr(user, p.param.setting)
     return {k: v for k, v in out.items()
-            if v is not None or not any(p.name == k and p.param.setting for p in params)}
+            if v is not None or k not in {p.name for p in keyed}}

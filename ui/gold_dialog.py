@@ -136,6 +136,9 @@ class GoldOptionsDialog(OptionsDialog):
         return {**super().values(), **self.filters()}
 
     def _problem(self) -> str | None:
+        bad = self.problem(needed=False)  # a value that is not a number yet
+        if bad:
+            return bad[0]
         f = self.filters()
         if not f["review_status"]:
             return "Tick at least one document status."

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.errors import AnnotatorError
 from annotator.options import coerce_value
 from annotator.params import job_params
 from ui import settings as st
@@ -266,19 +267,34 @@ class OptionsDialog(QDialog):
         self.setMinimumWidth(460)
 
     def accept(self) -> None:
-        """Start, unless a field the job needs is empty (it is named, and focused)."""
-        given = self.values()
-        missing = [f for f in self.fields if f.required and f.name not in given]
-        if missing:
-            from PySide6.QtWidgets import QMessageBox
+        """Start, unless a value cannot be read or a field the job needs is empty (the field
+        is named, and focused)."""
+        from PySide6.QtWidgets import QMessageBox
 
-            if missing[0].advanced:
+        problem = self.problem()
+        if problem:
+            message, f = problem
+            if f.advanced:
                 self.more_button.setChecked(True)
-            self.editors[missing[0].name].setFocus()
-            QMessageBox.warning(self, self.windowTitle(),
-                                "Needed: " + ", ".join(f.label for f in missing))
+            self.editors[f.name].setFocus()
+            QMessageBox.warning(self, self.windowTitle(), message)
             return
         super().accept()
+
+    def problem(self, *, needed: bool = True) -> tuple[str, Field] | None:
+        """What keeps the job from starting, and the field to fix: a value that is not a
+        number yet (``1e``), or (``needed``) a needed field left empty; None when it can
+        start."""
+        for f in self.fields:
+            try:
+                self._value(f)
+            except AnnotatorError as exc:
+                return str(exc), f
+        given = self.values()
+        missing = [f for f in self.fields if f.required and f.name not in given]
+        if needed and missing:
+            return "Needed: " + ", ".join(f.label for f in missing), missing[0]
+        return None
 
     def _fold(self, shown: bool) -> None:
         self.more_box.setVisible(shown)
@@ -337,23 +353,34 @@ class OptionsDialog(QDialog):
         if path:
             edit.setText(path)
 
+    _LEFT_OUT = object()
+
+    def _value(self, f: Field) -> Any:
+        """The value of field ``f`` as its type (``_LEFT_OUT``: empty, or "default"); a text
+        that is not a number raises AnnotatorError naming the field."""
+        w = self.editors[f.name]
+        if isinstance(w, (QDoubleSpinBox, QSpinBox)):
+            if w.specialValueText() and w.value() == w.minimum():
+                return self._LEFT_OUT
+            return float(w.value()) if isinstance(w, QDoubleSpinBox) else int(w.value())
+        if isinstance(w, QCheckBox):
+            return w.isChecked()
+        v = w.currentText() if isinstance(w, QComboBox) else w.text().strip()
+        if v == "":
+            return self._LEFT_OUT
+        return v if f.type is str else coerce_value(v, f.type, f.label)
+
     def values(self) -> dict[str, Any]:
+        """The job's keyword arguments; a field whose text is not a number yet is left out
+        (``problem()`` says so, and Start refuses)."""
         out: dict[str, Any] = {}
         for f in self.fields:
-            w = self.editors[f.name]
-            if isinstance(w, (QDoubleSpinBox, QSpinBox)):
-                if w.specialValueText() and w.value() == w.minimum():
-                    continue  # "default"
-                v: Any = float(w.value()) if isinstance(w, QDoubleSpinBox) else int(w.value())
-            elif isinstance(w, QCheckBox):
-                v = w.isChecked()
-            else:
-                v = w.currentText() if isinstance(w, QComboBox) else w.text().strip()
-                if v == "":
-                    continue
-                if f.type is not str:
-                    v = coerce_value(v, f.type, f.label)
-            out[f.name] = v
+            try:
+                v = self._value(f)
+            except AnnotatorError:
+                continue
+            if v is not self._LEFT_OUT:
+                out[f.name] = v
         return out
 
 

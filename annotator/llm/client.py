@@ -1,4 +1,4 @@
-"""Async chat-completions client with typed errors, retries and a JSON-mode fallback.
+"""Async chat-completions client with typed errors, retries and a JSON-mode probe.
 
 Uses the official ``openai`` package (``AsyncOpenAI`` with ``base_url``) for the requests and
 ``tenacity`` for the retries. The openai client's own retries are off (``max_retries=0``):
@@ -14,7 +14,8 @@ records (``CallResult.errors``, ``attempts``).
   again on a second json_schema try (a transient 500 is not a verdict), the run uses JSON
   mode, with the schema written into the prompt. The verdict is kept on the client
   (``ChatClient.mode``) and the probe's steps in ``ChatClient.probe_log``; calls never switch
-  mode.
+  mode. A probe that gets no answer at all (the endpoint down, timing out, rate-limited past
+  the retries) stops the run before any document is sent.
 - 429 waits for ``Retry-After`` (seconds, HTTP date, or ``retry-after-ms``) when given, else
   backs off exponentially; 5xx, timeouts, connection errors and invalid answers back off
   exponentially (``retry_base_delay * 2**n``, capped, plus jitter); 401/403 raise
@@ -191,7 +192,7 @@ class ChatClient:
         self._backoff = (wait_exponential(multiplier=retry_base_delay, max=MAX_BACKOFF_S)
                          + wait_random(0, retry_base_delay / 10))
         self.mode: str | None = None
-        self.probe_log: list[str] = []  # what the probe was answered, one line per request
+        self.probe_log: list[str] = []  # what the probe's requests got, one line per try
         self._key = api_key
         self._sem = semaphore or asyncio.Semaphore(1_000_000)
         self._client = AsyncOpenAI(base_url=base_url, api_key=api_key or NO_KEY,
@@ -223,37 +224,41 @@ class ChatClient:
                                  s.outcome.exception().reason),
                              reraise=True)
 
-    async def probe_mode(self) -> str | None:
+    async def probe_mode(self) -> str:
         """Ask the endpoint which structured-output mode it accepts (see the module doc),
-        once: the verdict is kept in ``mode``. A probe that cannot get an answer at all (the
-        endpoint down, timing out) leaves ``mode`` unknown and the calls say what is wrong;
-        refused credentials raise ``AuthError`` at once."""
-        if self.mode is not None or self.probe_log:
+        once per client, before its calls (not safe to call concurrently): the verdict is
+        kept in ``mode``. Refused credentials raise ``AuthError``; no answer at all (after
+        the retries) raises the ``LLMError`` of the last try, saying so."""
+        if self.mode is not None:
             return self.mode
 
-        async def answered(mode: str) -> bool | None:
+        async def answered(mode: str) -> bool:
             body = chat_body(self.model, [{"role": "user", "content": PROBE_PROMPT}], mode,
                              PROBE_SCHEMA, temperature=0.0, max_tokens=16, schema_name="probe")
-            errors: list[str] = []
+            errors: list[str] = []  # the tries retried (429, timeouts, connection errors)
             try:
                 async for attempt in self._retrying(PROBE_RETRIED, errors):
                     with attempt:
                         await self._post(body)
             except (ServerError, RequestRejectedError) as exc:
+                self.probe_log += [f"{mode}: retried ({e})" for e in errors]
                 self.probe_log.append(f"{mode}: refused ({exc.reason})")
                 return False
-            except AuthError:
-                raise
             except LLMError as exc:
-                self.probe_log.append(f"{mode}: no answer ({exc.reason})")
-                return None
+                self.probe_log += [f"{mode}: retried ({e})" for e in errors]
+                self.probe_log.append(f"{mode}: {exc.kind} ({exc.reason})")
+                if not isinstance(exc, AuthError):
+                    exc.reason = (f"{exc.reason} (after {len(errors) + 1} attempts): the "
+                                  "endpoint did not answer a first small request, so no "
+                                  "document was sent")
+                    exc.args = (exc.reason,)
+                raise
+            self.probe_log += [f"{mode}: retried ({e})" for e in errors]
             self.probe_log.append(f"{mode}: answered")
             return True
 
         first = await answered(JSON_SCHEMA)
-        if first is None:
-            return None
-        if first is False and await answered(JSON_OBJECT) and not await answered(JSON_SCHEMA):
+        if not first and await answered(JSON_OBJECT) and not await answered(JSON_SCHEMA):
             self.mode = JSON_OBJECT
         else:  # answered; or refused in both modes: the calls will say why
             self.mode = JSON_SCHEMA

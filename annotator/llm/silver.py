@@ -429,7 +429,7 @@ def silver_job(store, *, base_url: Annotated[str, Param(
                    help="attempts after the first for a failed request (default 3)",
                    bounds=(0, 100), advanced=True)] = 3,
                timeout: Annotated[float, Param(
-                   help="per request, seconds (default 60)", advanced=True)] = 60,
+                   help="per request, seconds (default 60)", advanced=True)] = 60.0,
                seed: Seed = 0, doc_ids: list[int] | None = None,
                window_tokens: WindowTokens = None, max_tokens: MaxTokens = None,
                max_entities: int | None = None, retry_base_delay: float = 1.0,
@@ -519,8 +519,10 @@ def silver_job(store, *, base_url: Annotated[str, Param(
     docs = store.iter_documents(ids=todo, with_spans=False, batch_size=200)
     status = "failed"
     try:
-        lt.call(ctx.client.probe_mode())  # one small request: json_schema or JSON mode
-        result.json_mode, result.json_mode_probe = ctx.client.mode, ctx.client.probe_log
+        try:  # one small request (a few when refused): json_schema or JSON mode
+            lt.call(ctx.client.probe_mode(), timeout=None)  # its own timeouts and retries
+        finally:  # in the run's record even when it stops the run
+            result.json_mode, result.json_mode_probe = ctx.client.mode, ctx.client.probe_log
         while True:
             while len(pending) < 2 * concurrency:
                 doc = next(docs, None)

@@ -101,11 +101,12 @@ Window = Annotated[str, Param(
     help="full: every token, in overlapping 512-token windows; middle: only the middle 512 "
          "tokens (FineMed's density protocol; the document is marked truncated)",
     choices=("full", "middle"))]
-Overlap = Annotated[int, Param(help="tokens shared by adjacent windows (model backends)",
-                               bounds=(0, 4096), advanced=True)]
+Overlap = Annotated[int | None, Param(
+    help="tokens shared by adjacent windows (model backends; default: the backend's, 64)",
+    bounds=(0, 4096), advanced=True, empty="the backend's")]
 Device = Annotated[str, Param(
     help="cpu, cuda, cuda:N, mps, or auto (cuda when torch sees a GPU); default: the device "
-         "setting, else cpu", setting="device")]
+         "setting, else cpu on the command line and auto in the GUI", setting="device")]
 Limit = Annotated[int | None, Param(help="process at most N documents in this call",
                                     title="At most (documents)", metavar="N", advanced=True,
                                     empty="all")]
@@ -116,7 +117,7 @@ IncludeReviewed = Annotated[bool, Param(
 
 def prelabel_job(store: StorePort, *, model: Model = None, backend: BackendName = "gliner2",
                  threshold: Threshold = None, batch_size: BatchSize = 8,
-                 window: Window = "full", overlap: Overlap = 64, device: Device = "cpu",
+                 window: Window = "full", overlap: Overlap = None, device: Device = "cpu",
                  limit: Limit = None, doc_ids: Sequence[int] | None = None,
                  include_reviewed: IncludeReviewed = False,
                  prelabeler: Prelabeler | None = None, **backend_options: Any) -> Job:

@@ -118,7 +118,8 @@ def train_job(
              "(absolute, default 0.05)", title="Largest F1 drop allowed", bounds=(0.0, 1.0),
         advanced=True)] = 0.05,
     make_default: Annotated[bool, Param(
-        help="register the model without making it the default", flag="no-default",
+        help="make the new model the project's default pre-labelling model unless a label "
+             "regresses (--no-default: only register it)", flag="no-default",
         title="Make it the project's default model", advanced=True)] = True,
     force: Annotated[bool, Param(help="make it the default even when labels regress",
                                  title="Default even when labels regress",

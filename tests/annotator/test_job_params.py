@@ -173,3 +173,42 @@ def test_a_command_completes_only_its_own_parser():
                               capture_output=True, text=True, check=True).stdout
     for p in job_params(prelabel_job) + job_params(ray_prelabel_job):
         assert p.flag in helptext
+
+
+def test_a_value_given_is_checked_and_normalised_as_its_setting(tmp_path, capsys):
+    parser = build_parser(["prelabel"])
+    args = parser.parse_args(["prelabel", "--device", " CUDA ", "--threshold", "0.3"])
+    kwargs = job_kwargs(args, prelabel_job, args.job_params)
+    assert kwargs["device"] == "cuda" and kwargs["threshold"] == 0.3
+    args = parser.parse_args(["prelabel", "--device", ""])
+    assert "device" not in job_kwargs(args, prelabel_job, args.job_params)  # the job's: cpu
+    db = str(tmp_path / "p.db")
+    assert main(["--db", db, "prelabel", "--backend", "lexicon", "--threshold", "1.5"]) == 2
+    assert "prelabel_threshold = 1.5" in capsys.readouterr().err
+    assert main(["--db", db, "prelabel", "--backend", "lexicon", "--device", "gpu"]) == 2
+    assert "expected auto, cpu, cuda, cuda:N or mps" in capsys.readouterr().err
+    args = build_parser(["silver"]).parse_args(["silver", "--model", " m "])
+    got = job_kwargs(args, silver_job, args.job_params)
+    assert got["model"] == "m" and isinstance(got["timeout"], float)
+
+
+def test_a_number_being_typed_is_named_not_a_crash(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from ui import jobs_actions
+    from ui import settings as st
+
+    spec = next(j for j in jobs_actions.JOBS if j.key == "silver")
+    dlg = jobs_actions.OptionsDialog("Silver", spec.fields(st.get_settings()))
+    qtbot.addWidget(dlg)
+    dlg.editors["model"].setText("m")
+    dlg.editors["temperature"].setText("1e")  # the validator lets it through: not done yet
+    assert "temperature" not in dlg.values()
+    message, field = dlg.problem()
+    assert field.name == "temperature" and "1e" in message
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warned.append(a[2]))
+    dlg.accept()
+    assert warned == [message] and dlg.result() == 0 and dlg.more_box.isVisibleTo(dlg)
+    dlg.editors["temperature"].setText("1e-1")
+    assert dlg.values()["temperature"] == pytest.approx(0.1) and dlg.problem() is None

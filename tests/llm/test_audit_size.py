@@ -56,7 +56,7 @@ def test_rebuilt_body_equals_what_the_server_received(store, fake_server, protoc
 
 
 def test_failed_call_is_rebuilt_too(store, fake_server):
-    # 400 on json_schema, then 400 on the JSON-mode try: the call fails for good
+    # 400 on json_schema, not retried: the call fails for good
     fake_server.control(script=[{"status": 400}])
     res = drive(silver_job(store, base_url=fake_server.url, protocol="finemed", doc_ids=[1],
                            **FAST))

@@ -134,7 +134,8 @@ def test_a_transient_error_on_the_probe_is_not_a_verdict(store, fake_server):
     res = run(store, fake_server.url, doc_ids=[2], passes=1)
     probes = [r for r in fake_server.log(probes=True) if r["probe"]]
     assert len(probes) == 2 and probes[1]["at"] - probes[0]["at"] >= 0.95
-    assert res.json_mode_probe == ["json_schema: answered"] and res.done == 1
+    assert res.json_mode_probe[-1] == "json_schema: answered" and res.done == 1
+    assert res.json_mode_probe[0].startswith("json_schema: retried (HTTP 429")
 
 
 def test_refused_credentials_on_the_probe_stop_the_run_before_any_call(store, fake_server):
@@ -156,16 +157,33 @@ def test_json_mode_is_learnt_per_run_not_per_process(store, fake_server):
     assert calls_with_bodies(store, doc_id=2)[0]["request"]["mode"] == "json_schema"
 
 
-def test_dead_endpoint_marks_documents_failed_without_spans(store):
+def test_dead_endpoint_stops_the_run_before_any_document(store):
+    """The probe gets no answer: the run stops with the reason, before any document is sent
+    or marked (the same command, once the endpoint is up, does them all)."""
     from netutil import free_port
 
+    from annotator.llm.client import ConnectionFailedError
+
     url = f"http://127.0.0.1:{free_port()}/v1"
-    res = run(store, url, max_retries=1, timeout=2)
-    assert (res.done, res.failed) == (0, 4)
-    assert all("cannot reach" in why for why in res.failures.values())
+    with pytest.raises(ConnectionFailedError, match=r"cannot reach .*no document was sent"):
+        run(store, url, max_retries=1, timeout=2)
     assert store.stats()["spans"] == 0
-    assert store.done_doc_ids("silver", res.run_key) == set()
-    assert len(store.done_doc_ids("silver", res.run_key, status="failed")) == 4
+    assert all(store.doc_runs(i) == [] for i in store.document_ids())
+    (r,) = store.runs("silver")
+    assert r["status"] == "failed" and r["stats"]["json_mode"] is None
+    assert [line.split(" ")[1] for line in r["stats"]["json_mode_probe"]] == ["retried",
+                                                                              "connection"]
+
+
+def test_a_slow_probe_is_waited_for(store, fake_server, monkeypatch):
+    """The probe is bounded by the request timeout and retries, not by the loop thread's
+    default wait for a call (made shorter here than the probe's answer)."""
+    from annotator.llm import silver
+
+    monkeypatch.setattr(silver._LoopThread.call, "__defaults__", (0.5,))
+    fake_server.control(probe_script=[{"sleep": 1.5}])
+    res = run(store, fake_server.url, doc_ids=[1], passes=1, timeout=10)
+    assert res.done == 1 and res.json_mode_probe == ["json_schema: answered"]
 
 
 def test_auth_error_stops_the_job(store, fake_server):

@@ -137,7 +137,8 @@ def test_jsonl_is_lossless_unless_the_user_chose_filters(qtbot, project):
     assert dlg.filters() == {"review_status": "todo,reviewed", "status": "accepted"}
 
 
-def test_train_dialog_summarises_the_training_documents_per_split(qtbot, project):
+def test_train_dialog_summarises_the_training_documents_per_split(qtbot, project,
+                                                                  monkeypatch):
     dlg = _dialog(qtbot, project, "train")
     assert not dlg.source_boxes  # training takes every source of the gold
     assert dlg.wait_for_preview()
@@ -148,6 +149,18 @@ def test_train_dialog_summarises_the_training_documents_per_split(qtbot, project
     dlg.doc_boxes["todo"].setChecked(True)
     assert dlg.wait_for_preview() and dlg.preview.documents == 2
     assert dlg.values()["review_status"] == "todo,reviewed"
+
+    from PySide6.QtWidgets import QMessageBox
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warned.append(a[2]))
+    dlg.editors["out"].setText(str(project) + ".model")
+    dlg.editors["lr"].setText("5e")  # a number half typed: Start says which, and waits
+    assert "lr" not in dlg.values()
+    dlg.accept()
+    assert dlg.result() == 0 and warned and "learning rate" in warned[0].lower()
+    dlg.editors["lr"].setText("5e-5")
+    assert dlg.values()["lr"] == pytest.approx(5e-5)
 
 
 def test_bulk_decision_is_undone_from_the_window(qtbot, project, monkeypatch):
