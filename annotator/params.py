@@ -85,6 +85,7 @@ class JobParam:
         c = self.param.choices
         return tuple(c()) if callable(c) else c
 
+
 def _base_type(hint: Any) -> tuple[type, bool]:
     """``(value type, None allowed)`` of an annotation without its ``Annotated`` extras."""
     args = typing.get_args(hint)

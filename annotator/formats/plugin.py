@@ -18,37 +18,29 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from annotator.errors import AnnotatorError
+from annotator.plugins import distribution, group_entry_points, load_entry_point
 
 from .base import Errors, Parsed, Report
 
 GROUP = "medannotator.formats"
 
 
-def _distribution(ep: EntryPoint) -> str:
-    dist = getattr(ep, "dist", None)
-    return f"{dist.name} {dist.version}" if dist is not None else ep.value
-
-
 def format_entry_points() -> list[EntryPoint]:
-    return sorted(entry_points(group=GROUP), key=lambda e: e.name)
+    return group_entry_points(GROUP)
 
 
 def load_class(ep: EntryPoint) -> Any:
-    try:
-        cls = ep.load()
-    except Exception as exc:  # noqa: BLE001 - any failure to import a third party's code
-        raise AnnotatorError(f"format plugin {ep.name!r} ({ep.value}, {_distribution(ep)}) "
-                             f"cannot be loaded: {type(exc).__name__}: {exc}") from exc
+    cls = load_entry_point(ep, "format plugin")
     name = getattr(cls, "name", None)
     if name != ep.name:
-        raise AnnotatorError(f"format plugin {ep.value} ({_distribution(ep)}): its name "
+        raise AnnotatorError(f"format plugin {ep.value} ({distribution(ep)}): its name "
                              f"attribute {name!r} differs from the entry point {ep.name!r}")
     if not callable(getattr(cls, "read", None)) and not callable(getattr(cls, "write", None)):
         raise AnnotatorError(f"format plugin {ep.name!r}: {ep.value} has neither read() nor "

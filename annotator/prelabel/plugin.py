@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import Any
 
 from annotator.errors import AnnotatorError
 from annotator.model import SOURCE_NAME, Span, Status
+from annotator.plugins import distribution, group_entry_points, load_entry_point
 from annotator.ports import StorePort
 
 from .base import Backend, DocPrediction, Option, Prelabeler
@@ -33,23 +34,18 @@ log = logging.getLogger(__name__)
 GROUP = "medannotator.prelabelers"
 
 
-def _distribution(ep: EntryPoint) -> str:
-    dist = getattr(ep, "dist", None)
-    return f"{dist.name} {dist.version}" if dist is not None else ep.value
-
-
 def plugin_backends() -> Iterator[Backend]:
     """A registry entry per installed ``medannotator.prelabelers`` entry point (sorted by
     name); the class is imported only when the backend is built."""
-    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+    for ep in group_entry_points(GROUP):
         if not SOURCE_NAME.fullmatch(ep.name):
             raise AnnotatorError(
-                f"the {GROUP} entry point {ep.name!r} of {_distribution(ep)}: a backend name "
+                f"the {GROUP} entry point {ep.name!r} of {distribution(ep)}: a backend name "
                 "must be 1-20 characters, a lower-case letter first, then letters, digits "
                 "or '_' (it becomes the spans' source)")
         yield Backend(
-            ep.name, ep.name, _builder(ep), plugin=_distribution(ep),
-            help=f"plugin: {ep.value} ({_distribution(ep)})",
+            ep.name, ep.name, _builder(ep), plugin=distribution(ep),
+            help=f"plugin: {ep.value} ({distribution(ep)})",
             options=(Option("option", str, None, "a plugin option KEY=VALUE (repeatable; "
                             "VALUE read as JSON when it parses, else as text)",
                             title="Plugin options (KEY=VALUE; ...)", multiple=True),))
@@ -60,12 +56,7 @@ def _builder(ep: EntryPoint) -> Any:
               device: str = "cpu", option: Sequence[str] | dict[str, Any] | None = None,
               **_job: Any) -> Prelabeler:
         options = parse_options(ep.name, option)
-        try:
-            cls = ep.load()
-        except Exception as exc:  # noqa: BLE001 - any failure to import a third party's code
-            raise AnnotatorError(f"pre-labeling plugin {ep.name!r} ({ep.value}, "
-                                 f"{_distribution(ep)}) cannot be loaded: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+        cls = load_entry_point(ep, "pre-labeling plugin")
         schema = store.get_schema()
         if schema is None or not schema.labels:
             raise AnnotatorError(f"backend {ep.name!r}: the project has no label schema")
